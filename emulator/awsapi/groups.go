@@ -1,0 +1,3 @@
+package awsapi
+
+func (s *Server) registerGroups() {}
