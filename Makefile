@@ -1,0 +1,51 @@
+# iotlab — AWS IoT Core on a laptop. Set-up on a fresh machine is two commands: `make run` and `make test`.
+GO      ?= go
+BIN     ?= bin/iotlab
+PKGS    := ./...
+FUZZTIME ?= 10s
+
+.PHONY: run test build lint deps bench fuzz race generate clean
+
+## run: start iotlab with the default state dir (Ctrl-C stops it)
+run:
+	$(GO) run . up
+
+## test: install what the tests need when missing, check formatting and vet, run every test
+test: deps lint
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+## build: the single binary
+build:
+	$(GO) build -o $(BIN) .
+
+## lint: gofmt + go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## deps: the outside clients the tests drive (mosquitto-clients, mosquitto, tmux); python3+boto3+aws CLI are checked
+deps:
+	@bash .ci/deps
+
+## bench: benchmarks (never timed tests), with allocations
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+
+## fuzz: a bounded run of every Fuzz target ($(FUZZTIME) each)
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+## race: the tests under the race detector (slower)
+race:
+	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## generate: regenerate the wire tables from botocore's models (botocore must be installed)
+generate:
+	$(GO) run ./emulator/awsapi/internal/modelgen -botocore "$$(python3 -c 'import botocore,os;print(os.path.dirname(botocore.__file__))')"
+
+clean:
+	rm -rf bin

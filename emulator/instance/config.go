@@ -1,0 +1,65 @@
+// Package instance is the composition root of one running iotlab: it owns a state directory and starts,
+// on it, the AWS API (control plane, iot-data, STS), the mTLS MQTT broker and the lab listener. It is the
+// only emulator package that imports broker/: everything below it stays unaware of its neighbours.
+package instance
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Defaults. Every listener is on loopback unless the user asks for another address.
+const (
+	DefaultAPIAddr      = "127.0.0.1:4580"
+	DefaultMQTTAddr     = "127.0.0.1:8883"
+	DefaultLabAddr      = "127.0.0.1:1883"
+	DefaultEndpointHost = "localhost"
+	DefaultAccount      = "123456789012"
+	DefaultRegion       = "eu-west-1"
+)
+
+// Config is what `iotlab up` (and every other command) is told through flags or IOTLAB_* variables.
+type Config struct {
+	StateDir     string // "" means DefaultStateDir()
+	Ephemeral    bool   // a throwaway state dir, removed by Close
+	APIAddr      string
+	MQTTAddr     string
+	LabAddr      string // "off" disables the lab listener
+	LabACL       string
+	EndpointHost string
+	Account      string
+	Region       string
+	LogLevel     string // debug, info, warn, error
+	Version      string
+}
+
+// WithDefaults fills the zero fields.
+func (c Config) WithDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.APIAddr, DefaultAPIAddr)
+	def(&c.MQTTAddr, DefaultMQTTAddr)
+	def(&c.LabAddr, DefaultLabAddr)
+	def(&c.EndpointHost, DefaultEndpointHost)
+	def(&c.Account, DefaultAccount)
+	def(&c.Region, DefaultRegion)
+	def(&c.LogLevel, "info")
+	def(&c.Version, "dev")
+	return c
+}
+
+// DefaultStateDir is $XDG_STATE_HOME/iotlab, or ~/.local/state/iotlab: per user, outside any project.
+func DefaultStateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "iotlab"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("instance: no home directory for the default state dir (use --state-dir): %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "iotlab"), nil
+}

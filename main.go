@@ -1,0 +1,140 @@
+// Command iotlab is AWS IoT Core on a laptop. This file is flags and wiring only; see docs/ARCHITECTURE.md.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/iotlab/iotlab/emulator/instance"
+)
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "up"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "up":
+		return cmdUp(args, stdout, stderr)
+	case "reset":
+		return cmdReset(args, stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "iotlab", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "iotlab: unknown command %q\n", cmd)
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: iotlab <command> [flags]
+
+commands:
+  up        run the AWS API, the mTLS MQTT broker and the lab listener until Ctrl-C
+  reset     empty a state dir (asks unless --yes)
+  version   print the version
+
+Every flag can also be set as IOTLAB_<FLAG> (e.g. IOTLAB_STATE_DIR). Run 'iotlab <command> -h' for flags.
+`)
+}
+
+// commonFlags are shared by every command that works on a state dir.
+func commonFlags(fs *flag.FlagSet, c *instance.Config) {
+	str := func(p *string, name, def, help string) {
+		fs.StringVar(p, name, envOr(name, def), help)
+	}
+	def, _ := instance.DefaultStateDir()
+	str(&c.StateDir, "state-dir", def, "state directory")
+	fs.BoolVar(&c.Ephemeral, "ephemeral", envOr("ephemeral", "") == "true", "use a throwaway state dir, removed on exit")
+	str(&c.APIAddr, "api-addr", instance.DefaultAPIAddr, "AWS API listen address (port 0 picks one)")
+	str(&c.MQTTAddr, "mqtt-addr", instance.DefaultMQTTAddr, "mTLS MQTT listen address")
+	str(&c.LabAddr, "lab-addr", instance.DefaultLabAddr, `lab (plain MQTT) listen address, or "off"`)
+	str(&c.LabACL, "lab-acl", "", "Mosquitto-style ACL file for the lab listener")
+	str(&c.EndpointHost, "endpoint-host", instance.DefaultEndpointHost, "host DescribeEndpoint returns (must resolve here)")
+	str(&c.Account, "account", instance.DefaultAccount, "AWS account id")
+	str(&c.Region, "region", instance.DefaultRegion, "AWS region the broker serves")
+	str(&c.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+}
+
+// envOr reads IOTLAB_<NAME> (dashes as underscores) or returns def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv("IOTLAB_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
+		return v
+	}
+	return def
+}
+
+func cmdUp(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c instance.Config
+	commonFlags(fs, &c)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	c.Version = version
+	inst, err := instance.Start(c, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "iotlab:", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	fmt.Fprint(stdout, inst.Banner())
+	fmt.Fprintln(stdout, "ready")
+	<-sig
+	signal.Stop(sig)
+	fmt.Fprintln(stdout, "shutting down")
+	if err := inst.Close(); err != nil {
+		fmt.Fprintln(stderr, "iotlab: shutdown:", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdReset(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reset", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c instance.Config
+	commonFlags(fs, &c)
+	yes := fs.Bool("yes", false, "do not ask")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if !*yes {
+		fmt.Fprintf(stdout, "Empty %s (things, certificates, policies, sessions)? [y/N] ", c.StateDir)
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			fmt.Fprintln(stdout, "not reset")
+			return 1
+		}
+	}
+	if err := instance.Reset(c.StateDir); err != nil {
+		if errors.Is(err, instance.ErrInUse) {
+			fmt.Fprintln(stderr, "iotlab: stop the running iotlab first:", err)
+		} else {
+			fmt.Fprintln(stderr, "iotlab:", err)
+		}
+		return 1
+	}
+	fmt.Fprintln(stdout, "reset", c.StateDir)
+	return 0
+}

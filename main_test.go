@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+)
+
+// These tests run the real binary as a user would: `iotlab up` in its own process.
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "iotlab-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "iotlab")
+	if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running `iotlab up`.
+type proc struct {
+	cmd    *exec.Cmd
+	apiURL string
+	stdout *bufio.Scanner
+	stderr *strings.Builder
+}
+
+func startUp(t *testing.T, stateDir string, extra ...string) *proc {
+	t.Helper()
+	p, err := tryStartUp(t, stateDir, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tryStartUp(t *testing.T, stateDir string, extra ...string) (*proc, error) {
+	t.Helper()
+	args := append([]string{"up", "--state-dir", stateDir, "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0", "--lab-addr", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), "IOTLAB_LOG_LEVEL=warn")
+	out, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{cmd: cmd, stdout: bufio.NewScanner(out), stderr: &stderr}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	defer deadline.Stop()
+	for p.stdout.Scan() {
+		line := p.stdout.Text()
+		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "export AWS_ENDPOINT_URL="); ok {
+			p.apiURL = u
+		}
+		if line == "ready" {
+			go io.Copy(io.Discard, out)
+			return p, nil
+		}
+	}
+	cmd.Wait()
+	return nil, fmt.Errorf("iotlab up exited before ready: %s", stderr.String())
+}
+
+func (p *proc) iot() *iot.Client {
+	return iot.NewFromConfig(aws.Config{
+		Region:           "eu-west-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		BaseEndpoint:     aws.String(p.apiURL),
+		RetryMaxAttempts: 1,
+	})
+}
+
+func TestUpHealthAndShutdown(t *testing.T) {
+	dir := t.TempDir()
+	p := startUp(t, dir)
+	resp, err := http.Get(p.apiURL + "/_iotlab/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Status, StateDir, API, Account, Region string
+	}
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if h.Status != "ok" || h.StateDir != dir || h.API != p.apiURL || h.Account != "123456789012" || h.Region != "eu-west-1" {
+		t.Fatalf("health = %+v", h)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v (stderr: %s)", err, p.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("iotlab up did not exit within 10s of SIGTERM")
+	}
+}
+
+func TestSecondUpOnSameStateDirRefuses(t *testing.T) {
+	dir := t.TempDir()
+	startUp(t, dir)
+	_, err := tryStartUp(t, dir)
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second up: got %v, want an 'in use' error", err)
+	}
+}
+
+func TestStateSurvivesSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	p := startUp(t, dir)
+	ctx := context.Background()
+	if _, err := p.iot().CreateThing(ctx, &iot.CreateThingInput{
+		ThingName:        aws.String("hall-door"),
+		AttributePayload: nil,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := p.iot().DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("hall-door")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Kill() // SIGKILL: no chance to flush
+	p.cmd.Wait()
+
+	p2 := startUp(t, dir)
+	after, err := p2.iot().DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String("hall-door")})
+	if err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	if aws.ToString(after.ThingId) != aws.ToString(before.ThingId) || aws.ToString(after.ThingArn) != aws.ToString(before.ThingArn) {
+		t.Fatalf("after restart got id %s arn %s, want %s %s", aws.ToString(after.ThingId), aws.ToString(after.ThingArn), aws.ToString(before.ThingId), aws.ToString(before.ThingArn))
+	}
+}
+
+func TestReset(t *testing.T) {
+	dir := t.TempDir()
+	p := startUp(t, dir)
+	if _, err := p.iot().CreateThing(context.Background(), &iot.CreateThingInput{ThingName: aws.String("t1")}); err != nil {
+		t.Fatal(err)
+	}
+	// Reset refuses while the state dir is in use.
+	if code := run([]string{"reset", "--yes", "--state-dir", dir}, strings.NewReader(""), io.Discard, io.Discard); code == 0 {
+		t.Fatal("reset of a state dir in use succeeded")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	// Without --yes it asks, and "n" keeps everything.
+	var out strings.Builder
+	if code := run([]string{"reset", "--state-dir", dir}, strings.NewReader("n\n"), &out, io.Discard); code == 0 {
+		t.Fatalf("reset answered n: exit 0, output %q", out.String())
+	}
+	if code := run([]string{"reset", "--yes", "--state-dir", dir}, strings.NewReader(""), io.Discard, io.Discard); code != 0 {
+		t.Fatal("reset --yes failed")
+	}
+	p2 := startUp(t, dir)
+	l, err := p2.iot().ListThings(context.Background(), &iot.ListThingsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Things) != 0 {
+		t.Fatalf("after reset got %d things, want 0", len(l.Things))
+	}
+}
+
+func TestResetRefusesForeignFolder(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "thesis.tex"), []byte("precious"), 0o600)
+	if code := run([]string{"reset", "--yes", "--state-dir", dir}, strings.NewReader(""), io.Discard, io.Discard); code == 0 {
+		t.Fatal("reset emptied a folder that is not a state dir")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "thesis.tex")); err != nil {
+		t.Fatal("foreign file removed")
+	}
+}
