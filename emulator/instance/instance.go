@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotlab/iotlab/certs"
 	"github.com/iotlab/iotlab/emulator/awsapi"
 	"github.com/iotlab/iotlab/emulator/registry"
 	"github.com/iotlab/iotlab/emulator/store"
@@ -31,6 +32,7 @@ type Instance struct {
 	store    *store.Bolt
 	Registry *registry.Registry
 	API      *awsapi.Server
+	CA       *certs.CA
 
 	apiLn  net.Listener
 	apiSrv *http.Server
@@ -80,6 +82,10 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 	}
 	i.closers = append(i.closers, i.store.Close)
 	if i.Registry, err = registry.Open(registry.Options{Store: i.store}); err != nil {
+		return nil, err
+	}
+
+	if i.CA, err = certs.LoadOrCreate(cfg.StateDir, certs.Options{Hosts: []string{cfg.EndpointHost}}); err != nil {
 		return nil, err
 	}
 
@@ -154,6 +160,7 @@ func (i *Instance) HealthInfo() Health {
 		Version:  i.cfg.Version,
 		StateDir: i.cfg.StateDir,
 		API:      i.APIURL(),
+		RootCA:   i.CA.RootPath(),
 		Account:  i.cfg.Account,
 		Region:   i.cfg.Region,
 		PID:      os.Getpid(),
