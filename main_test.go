@@ -199,3 +199,20 @@ func TestResetRefusesForeignFolder(t *testing.T) {
 		t.Fatal("foreign file removed")
 	}
 }
+
+// TestUpIssuesCertificates guards the wiring of the local CA into the API.
+func TestUpIssuesCertificates(t *testing.T) {
+	dir := t.TempDir()
+	p := startUp(t, dir)
+	out, err := p.iot().CreateKeysAndCertificate(context.Background(), &iot.CreateKeysAndCertificateInput{SetAsActive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(aws.ToString(out.CertificatePem), "-----BEGIN CERTIFICATE-----") || out.KeyPair == nil ||
+		!strings.Contains(aws.ToString(out.KeyPair.PrivateKey), "PRIVATE KEY") {
+		t.Fatalf("CreateKeysAndCertificate answered %+v", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root-ca.pem")); err != nil {
+		t.Fatalf("root CA not written to the state dir: %v", err)
+	}
+}

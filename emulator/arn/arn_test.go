@@ -5,8 +5,8 @@ import "testing"
 func TestParse(t *testing.T) {
 	tests := []struct {
 		name, in string
-		want    ARN
-		wantErr bool
+		want     ARN
+		wantErr  bool
 	}{
 		{"thing", "arn:aws:iot:eu-west-1:123456789012:thing/door", ARN{"aws", "iot", "eu-west-1", "123456789012", "thing", "door"}, false},
 		{"topic with slashes", "arn:aws:iot:eu-west-1:1:topic/home/hall/temp", ARN{"aws", "iot", "eu-west-1", "1", "topic", "home/hall/temp"}, false},

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/iotlab/iotlab/certs"
 	"github.com/iotlab/iotlab/emulator/registry"
 	"github.com/iotlab/iotlab/emulator/store"
 )
@@ -36,7 +37,11 @@ func newTestEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{Registry: reg, Account: "123456789012", Region: "eu-west-1", EndpointHost: "localhost"})
+	ca, err := certs.LoadOrCreate(filepath.Join(dir, "ca"), certs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{Registry: reg, CA: ca, Account: "123456789012", Region: "eu-west-1", EndpointHost: "localhost"})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(func() { hs.Close(); st.Close() })
 	return &testEnv{URL: hs.URL, Reg: reg, Store: f, Srv: srv, Dir: dir}

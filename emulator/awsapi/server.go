@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/iotlab/iotlab/certs"
 	"github.com/iotlab/iotlab/emulator/awsapi/datamodel"
 	"github.com/iotlab/iotlab/emulator/awsapi/iotmodel"
 	"github.com/iotlab/iotlab/emulator/awsapi/wire"
@@ -27,6 +28,7 @@ type Config struct {
 	Region       string // default region for unsigned requests; signed requests use their credential scope
 	EndpointHost string // what DescribeEndpoint answers (a bare host)
 	Registry     *registry.Registry
+	CA           *certs.CA        // issues CreateKeysAndCertificate and CreateCertificateFromCsr certificates
 	Logger       *slog.Logger     // nil discards
 	Now          func() time.Time // default time.Now
 	Rand         io.Reader        // default crypto/rand
@@ -110,6 +112,9 @@ func New(cfg Config) *Server {
 	s.registerThingTypes()
 	s.registerGroups()
 	s.registerTags()
+	s.registerCertificates()
+	s.registerPolicies()
+	s.registerAttachments()
 	return s
 }
 

@@ -62,6 +62,9 @@ var frontEndStatus = map[string]int{
 type Error struct {
 	Code    string
 	Message string
+	// Fields are extra members of the error body that the model's error shape declares, e.g.
+	// resourceId and resourceArn of ResourceAlreadyExistsException. Nil for most errors.
+	Fields map[string]string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

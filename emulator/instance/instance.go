@@ -97,6 +97,7 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		Region:       cfg.Region,
 		EndpointHost: cfg.EndpointHost,
 		Registry:     i.Registry,
+		CA:           i.CA,
 		Logger:       log.With("component", "api"),
 		Extra:        map[string]http.Handler{"/_iotlab/health": http.HandlerFunc(i.health)},
 	})

@@ -26,13 +26,17 @@ type Options struct {
 	Store store.Store      // required
 	Now   func() time.Time // default time.Now
 	Rand  io.Reader        // default crypto/rand.Reader; ids and registration codes come from it
+	// ThingTypeDeleteDelay is how long a thing type must stay deprecated before DeleteThingType accepts it:
+	// default 5 minutes, as AWS; negative for none. AWS: delete-thing-types
+	ThingTypeDeleteDelay time.Duration
 }
 
 // Registry is safe for concurrent use.
 type Registry struct {
-	st   store.Store
-	now  func() time.Time
-	rand io.Reader
+	st              store.Store
+	now             func() time.Time
+	rand            io.Reader
+	typeDeleteDelay time.Duration
 
 	mu     sync.RWMutex // guards scopes and everything reachable from it
 	scopes map[Scope]*state
@@ -103,7 +107,10 @@ func Open(opt Options) (*Registry, error) {
 	if opt.Store == nil {
 		return nil, fmt.Errorf("registry: no store")
 	}
-	r := &Registry{st: opt.Store, now: opt.Now, rand: opt.Rand, scopes: map[Scope]*state{}}
+	r := &Registry{st: opt.Store, now: opt.Now, rand: opt.Rand, typeDeleteDelay: opt.ThingTypeDeleteDelay, scopes: map[Scope]*state{}}
+	if r.typeDeleteDelay == 0 {
+		r.typeDeleteDelay = 5 * time.Minute
+	}
 	if r.now == nil {
 		r.now = time.Now
 	}

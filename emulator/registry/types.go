@@ -1,6 +1,10 @@
 package registry
 
-import "time"
+import (
+	"time"
+
+	"github.com/iotlab/iotlab/emulator/policy"
+)
 
 // The records below are the registry's own model, persisted as JSON. They are not the API's shapes.
 
@@ -32,6 +36,8 @@ type ThingType struct {
 	Deprecated           bool       `json:"deprecated,omitempty"`
 	DeprecationDate      *time.Time `json:"deprecationDate,omitempty"`
 	Created              time.Time  `json:"created"`
+
+	Propagating []PropagatingAttribute `json:"propagatingAttributes,omitempty"` // MQTT 5 enrichment. AWS: API_PropagatingAttribute
 }
 
 // ThingGroup is a static thing group. AWS: thing-groups
@@ -84,8 +90,9 @@ type CACertificate struct {
 	NotAfter         time.Time `json:"notAfter"`
 	Generation       string    `json:"generation"`
 	Customer         int64     `json:"customerVersion"`
-	Role             string    `json:"role,omitempty"`
-	Template         string    `json:"template,omitempty"`
+	Role             string    `json:"role,omitempty"`     // registrationConfig.roleArn
+	Template         string    `json:"template,omitempty"` // registrationConfig.templateBody
+	TemplateName     string    `json:"templateName,omitempty"`
 }
 
 // Policy is a named IoT policy with its versions. AWS: iot-policies
@@ -105,4 +112,9 @@ type PolicyVersion struct {
 	ID       string    `json:"id"`
 	Document string    `json:"document"`
 	Created  time.Time `json:"created"`
+
+	// compiled is Document parsed once, when the version is created or loaded (UnmarshalJSON in
+	// policies.go), so that evaluation never parses; nil only for a stored document today's parser
+	// rejects, which then grants nothing.
+	compiled *policy.Compiled
 }

@@ -143,9 +143,12 @@ func Encode(w http.ResponseWriter, rt *Route, out any) error {
 func WriteError(w http.ResponseWriter, service, requestID string, err error) {
 	e := awserr.From(err)
 	status := awserr.Status(service, e)
-	body, _ := json.Marshal(struct {
-		Message string `json:"message"`
-	}{e.Message})
+	fields := map[string]string{}
+	for k, v := range e.Fields {
+		fields[k] = v
+	}
+	fields["message"] = e.Message
+	body, _ := json.Marshal(fields)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("x-amzn-ErrorType", e.Code)
 	w.Header().Set("x-amzn-RequestId", requestID)
