@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -93,4 +94,45 @@ func openTemp(t *testing.T) *Bolt {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// BenchmarkApply is the cost of one durable (fsynced) commit of a registry-sized record.
+func BenchmarkApply(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	val := make([]byte, 400)
+	i := 0
+	for b.Loop() {
+		i++
+		if err := s.Apply(Op{Key: "reg/123456789012/eu-west-1/thing/t" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)), Value: val}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScan100k is the cost of loading 100,000 records at start-up.
+func BenchmarkScan100k(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	val := make([]byte, 400)
+	var ops []Op
+	for i := range 100_000 {
+		ops = append(ops, Op{Key: fmt.Sprintf("reg/a/r/thing/t%06d", i), Value: val})
+	}
+	if err := s.Apply(ops...); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		n := 0
+		s.Scan("reg/", func(string, []byte) error { n++; return nil })
+		if n != 100_000 {
+			b.Fatalf("scanned %d", n)
+		}
+	}
 }
