@@ -42,10 +42,11 @@ func TestMain(m *testing.M) {
 
 // proc is a running `iotlab up`.
 type proc struct {
-	cmd    *exec.Cmd
-	apiURL string
-	stdout *bufio.Scanner
-	stderr *strings.Builder
+	cmd     *exec.Cmd
+	apiURL  string
+	labAddr string // host:port
+	stdout  *bufio.Scanner
+	stderr  *strings.Builder
 }
 
 func startUp(t *testing.T, stateDir string, extra ...string) *proc {
@@ -76,6 +77,9 @@ func tryStartUp(t *testing.T, stateDir string, extra ...string) (*proc, error) {
 		line := p.stdout.Text()
 		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "export AWS_ENDPOINT_URL="); ok {
 			p.apiURL = u
+		}
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "lab" && f[1] == "MQTT" {
+			p.labAddr = strings.TrimPrefix(f[2], "mqtt://")
 		}
 		if line == "ready" {
 			go io.Copy(io.Discard, out)
@@ -214,5 +218,65 @@ func TestUpIssuesCertificates(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "root-ca.pem")); err != nil {
 		t.Fatalf("root CA not written to the state dir: %v", err)
+	}
+}
+
+// TestLabListenerWithMosquittoClients drives the lab listener of the real binary with Debian's clients:
+// a retained message set by mosquitto_pub is read by mosquitto_sub, also after a restart.
+func TestLabListenerWithMosquittoClients(t *testing.T) {
+	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
+		t.Fatal("mosquitto_pub not installed: run `make deps` (make test does)")
+	}
+	dir := t.TempDir()
+	p := startUp(t, dir)
+	host, port, _ := strings.Cut(p.labAddr, ":")
+	if port == "" {
+		t.Fatalf("no lab address in the banner")
+	}
+	pub := exec.Command("mosquitto_pub", "-h", host, "-p", port, "-V", "mqttv311", "-q", "1", "-r", "-t", "home/hall/temperature", "-m", "21.5")
+	if out, err := pub.CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_pub: %v %s", err, out)
+	}
+	sub := func(port string) string {
+		out, err := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-V", "mqttv5", "-t", "home/+/temperature", "-C", "1", "-W", "5").CombinedOutput()
+		if err != nil {
+			t.Fatalf("mosquitto_sub: %v %s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := sub(port); got != "21.5" {
+		t.Fatalf("retained: got %q, want 21.5", got)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	p2 := startUp(t, dir)
+	_, port2, _ := strings.Cut(p2.labAddr, ":")
+	if got := sub(port2); got != "21.5" {
+		t.Fatalf("retained after restart: got %q, want 21.5", got)
+	}
+}
+
+// TestLabACLFlag: with --lab-acl, what the file does not grant is refused (Mosquitto drops the publish).
+func TestLabACLFlag(t *testing.T) {
+	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
+		t.Fatal("mosquitto_pub not installed: run `make deps` (make test does)")
+	}
+	dir := t.TempDir()
+	acl := filepath.Join(t.TempDir(), "acl")
+	os.WriteFile(acl, []byte("topic readwrite home/#\n"), 0o600)
+	p := startUp(t, dir, "--lab-acl", acl)
+	host, port, _ := strings.Cut(p.labAddr, ":")
+	for _, tc := range []struct{ topic, want string }{{"home/hall/temperature", "ok"}, {"office/temperature", ""}} {
+		exec.Command("mosquitto_pub", "-h", host, "-p", port, "-q", "1", "-r", "-t", tc.topic, "-m", "ok").Run()
+		out, _ := exec.Command("mosquitto_sub", "-h", host, "-p", port, "-t", tc.topic, "-C", "1", "-W", "2").CombinedOutput()
+		if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, tc.want) || (tc.want == "" && got == "ok") {
+			t.Fatalf("%s: got %q, want %q", tc.topic, got, tc.want)
+		}
+	}
+	// A bad ACL file is a clear start-up error.
+	bad := filepath.Join(t.TempDir(), "bad")
+	os.WriteFile(bad, []byte("topic reed home/#\n"), 0o600)
+	if _, err := tryStartUp(t, t.TempDir(), "--lab-acl", bad); err == nil || !strings.Contains(err.Error(), "reed") {
+		t.Fatalf("bad ACL: got %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotlab/iotlab/broker/lab"
 	"github.com/iotlab/iotlab/certs"
 	"github.com/iotlab/iotlab/emulator/awsapi"
 	"github.com/iotlab/iotlab/emulator/registry"
@@ -36,6 +37,7 @@ type Instance struct {
 
 	apiLn  net.Listener
 	apiSrv *http.Server
+	lab    *lab.Server
 
 	closeOnce sync.Once
 	wg        sync.WaitGroup // guards nothing; counts serving goroutines
@@ -117,6 +119,9 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		}
 		return nil
 	})
+	if err := i.startLab(); err != nil {
+		return nil, err
+	}
 	return i, nil
 }
 
@@ -156,7 +161,7 @@ type Health struct {
 
 // HealthInfo reports the instance's facts.
 func (i *Instance) HealthInfo() Health {
-	return Health{
+	h := Health{
 		Status:   "ok",
 		Version:  i.cfg.Version,
 		StateDir: i.cfg.StateDir,
@@ -166,6 +171,10 @@ func (i *Instance) HealthInfo() Health {
 		Region:   i.cfg.Region,
 		PID:      os.Getpid(),
 	}
+	if i.lab != nil {
+		h.Lab = "mqtt://" + i.lab.Addr().String()
+	}
+	return h
 }
 
 func (i *Instance) health(w http.ResponseWriter, r *http.Request) {
