@@ -72,6 +72,7 @@ func commonFlags(fs *flag.FlagSet, c *instance.Config) {
 	str(&c.Account, "account", instance.DefaultAccount, "AWS account id")
 	str(&c.Region, "region", instance.DefaultRegion, "AWS region the broker serves")
 	str(&c.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	str(&c.Limits, "limits", "aws", `broker quotas: "aws" or "none" (load tests; identity and policy still checked)`)
 }
 
 // envOr reads IOTLAB_<NAME> (dashes as underscores) or returns def.

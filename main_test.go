@@ -42,11 +42,12 @@ func TestMain(m *testing.M) {
 
 // proc is a running `iotlab up`.
 type proc struct {
-	cmd     *exec.Cmd
-	apiURL  string
-	labAddr string // host:port
-	stdout  *bufio.Scanner
-	stderr  *strings.Builder
+	cmd      *exec.Cmd
+	apiURL   string
+	labAddr  string // host:port
+	mqttPort string
+	stdout   *bufio.Scanner
+	stderr   *strings.Builder
 }
 
 func startUp(t *testing.T, stateDir string, extra ...string) *proc {
@@ -77,6 +78,9 @@ func tryStartUp(t *testing.T, stateDir string, extra ...string) (*proc, error) {
 		line := p.stdout.Text()
 		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "export AWS_ENDPOINT_URL="); ok {
 			p.apiURL = u
+		}
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "MQTT" && f[1] == "(mTLS)" {
+			_, p.mqttPort, _ = strings.Cut(strings.TrimPrefix(f[2], "mqtts://"), ":")
 		}
 		if f := strings.Fields(line); len(f) >= 3 && f[0] == "lab" && f[1] == "MQTT" {
 			p.labAddr = strings.TrimPrefix(f[2], "mqtt://")

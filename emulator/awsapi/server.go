@@ -115,6 +115,7 @@ func New(cfg Config) *Server {
 	s.registerCertificates()
 	s.registerPolicies()
 	s.registerAttachments()
+	s.registerLogging()
 	return s
 }
 

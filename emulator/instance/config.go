@@ -31,6 +31,7 @@ type Config struct {
 	Account      string
 	Region       string
 	LogLevel     string // debug, info, warn, error
+	Limits       string // "aws" (default) or "none": rate and count quotas off, never identity or policy
 	Version      string
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotlab/iotlab/broker"
 	"github.com/iotlab/iotlab/broker/lab"
 	"github.com/iotlab/iotlab/certs"
 	"github.com/iotlab/iotlab/emulator/awsapi"
@@ -38,6 +39,8 @@ type Instance struct {
 	apiLn  net.Listener
 	apiSrv *http.Server
 	lab    *lab.Server
+	// Broker is the mTLS MQTT broker with AWS IoT Core semantics.
+	Broker *broker.Server
 
 	closeOnce sync.Once
 	wg        sync.WaitGroup // guards nothing; counts serving goroutines
@@ -119,6 +122,9 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		}
 		return nil
 	})
+	if err := i.startBroker(); err != nil {
+		return nil, err
+	}
 	if err := i.startLab(); err != nil {
 		return nil, err
 	}
@@ -170,6 +176,9 @@ func (i *Instance) HealthInfo() Health {
 		Account:  i.cfg.Account,
 		Region:   i.cfg.Region,
 		PID:      os.Getpid(),
+	}
+	if i.Broker != nil {
+		h.MQTT = "mqtts://" + i.Broker.Addr().String()
 	}
 	if i.lab != nil {
 		h.Lab = "mqtt://" + i.lab.Addr().String()
