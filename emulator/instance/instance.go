@@ -73,6 +73,10 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 			return nil, err
 		}
 	}
+	// Absolute, so the banner's paths (root-ca.pem) work from any directory.
+	if abs, err := filepath.Abs(cfg.StateDir); err == nil {
+		cfg.StateDir = abs
+	}
 	i.cfg = cfg
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("instance: state dir: %w", err)
