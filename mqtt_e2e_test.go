@@ -154,3 +154,62 @@ func TestMosquittoClientsOnMTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestDeactivatingCertificateDisconnects guards the registry → broker wiring: UpdateCertificate to
+// INACTIVE through the API closes the device's live connection, and it cannot connect again.
+// AWS: API_UpdateCertificate
+func TestDeactivatingCertificateDisconnects(t *testing.T) {
+	if _, err := exec.LookPath("mosquitto_sub"); err != nil {
+		t.Fatal("mosquitto_sub not installed: run `make deps` (make test does)")
+	}
+	state := t.TempDir()
+	p := startUp(t, state, "--limits", "none")
+	c := p.iot()
+	ctx := context.Background()
+	if _, err := c.CreatePolicy(ctx, &iot.CreatePolicyInput{PolicyName: aws.String("home-device"), PolicyDocument: aws.String(devicePolicy)}); err != nil {
+		t.Fatal(err)
+	}
+	door := provision(t, c, t.TempDir(), "hall-door", true)
+	args := []string{"-h", "localhost", "-p", p.mqttPort, "--cafile", filepath.Join(state, "root-ca.pem"),
+		"--cert", door.cert, "--key", door.key, "-i", door.name, "-t", "home/hall-door/cmd", "-q", "1", "-W", "30"}
+	cmd := exec.Command("mosquitto_sub", append(args, "-d")...) // -d: shows the CONNACK it got
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	certs, err := c.ListCertificates(ctx, &iot.ListCertificatesInput{})
+	if err != nil || len(certs.Certificates) != 1 {
+		t.Fatalf("list certificates: %v %v", err, certs)
+	}
+	// Give the subscriber time to connect; the assertion below checks that it did (CONNACK 0).
+	time.Sleep(500 * time.Millisecond)
+	if _, err := c.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: certs.Certificates[0].CertificateId, NewStatus: "INACTIVE"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		// It must have been connected (CONNACK 0), then dropped — not refused from the start.
+		if !strings.Contains(out.String(), "received CONNACK (0)") {
+			t.Fatalf("mosquitto_sub never connected before the deactivation; output %q", out.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("mosquitto_sub still connected 10s after its certificate was deactivated; output %q", out.String())
+	}
+	// Reconnecting with the INACTIVE certificate is refused (an allowed publish, otherwise).
+	pubArgs := []string{"-h", "localhost", "-p", p.mqttPort, "--cafile", filepath.Join(state, "root-ca.pem"),
+		"--cert", door.cert, "--key", door.key, "-i", door.name, "-t", "home/hall-door/state", "-q", "1", "-m", "locked"}
+	again, err := exec.Command("mosquitto_pub", pubArgs...).CombinedOutput()
+	if err == nil {
+		t.Fatalf("publish with an INACTIVE certificate succeeded; output %q", again)
+	}
+	if _, err := c.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: certs.Certificates[0].CertificateId, NewStatus: "ACTIVE"}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mosquitto_pub", pubArgs...).CombinedOutput(); err != nil {
+		t.Fatalf("publish after reactivation: %v %s", err, out)
+	}
+}
