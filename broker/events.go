@@ -31,9 +31,12 @@ const (
 	EventSubscribe
 	// EventUnsubscribe: a filter was unsubscribed.
 	EventUnsubscribe
+	// EventServicePublish: the broker itself published (a lifecycle event, a will, Server.Publish);
+	// ClientID is empty.
+	EventServicePublish
 )
 
-var kindNames = [...]string{"", "connect", "connect-failed", "disconnect", "publish", "deliver", "deny", "subscribe", "unsubscribe"}
+var kindNames = [...]string{"", "connect", "connect-failed", "disconnect", "publish", "deliver", "deny", "subscribe", "unsubscribe", "service-publish"}
 
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) && k > 0 {

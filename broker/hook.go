@@ -81,7 +81,13 @@ func (h *awsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 
 func (h *awsHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
-		return pk, nil // the broker's own publishes: lifecycle events, wills, Server.Publish
+		// The broker's own publishes: lifecycle events, wills, Server.Publish. Rules and the shadow
+		// service see them too, as on AWS (rules on $aws/events/…, republish to shadow topics).
+		if h.s.observed() {
+			h.s.emit(Event{Kind: EventServicePublish, Time: h.s.now(), Topic: pk.TopicName, QoS: pk.FixedHeader.Qos,
+				Retain: pk.FixedHeader.Retain, Payload: pk.Payload})
+		}
+		return pk, nil
 	}
 	c := connOf(cl)
 	if c == nil {
