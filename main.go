@@ -73,6 +73,7 @@ func commonFlags(fs *flag.FlagSet, c *instance.Config) {
 	str(&c.Region, "region", instance.DefaultRegion, "AWS region the broker serves")
 	str(&c.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	str(&c.Limits, "limits", "aws", `broker quotas: "aws" or "none" (load tests; identity and policy still checked)`)
+	fs.Var(&c.FunctionSpecs, "function", "a rules lambda handler: NAME=URL or NAME=COMMAND (repeatable)")
 }
 
 // envOr reads IOTLAB_<NAME> (dashes as underscores) or returns def.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/iotlab/iotlab/certs"
@@ -34,6 +35,12 @@ type Config struct {
 	Rand         io.Reader        // default crypto/rand
 	// Extra handles paths outside the AWS APIs, e.g. "/_iotlab/health"; nil for none.
 	Extra map[string]http.Handler
+
+	// The iot-data plane's back ends (data.go); a nil one makes its operations answer
+	// ServiceUnavailableException.
+	DataPlane DataPlane // Publish, DeleteConnection: the MQTT broker
+	Shadows   Shadows   // the Device Shadow operations: emulator/shadowsvc
+	Retained  Retained  // GetRetainedMessage, ListRetainedMessages: the broker's retained messages
 }
 
 // Server is an http.Handler.
@@ -45,8 +52,14 @@ type Server struct {
 }
 
 type service struct {
-	name   string // SigV4 signing name
-	router *wire.Router
+	name    string   // SigV4 signing name
+	aliases []string // other signing names that reach it
+	router  *wire.Router
+}
+
+// signs reports whether requests signed for the signing name reach svc.
+func (svc *service) signs(name string) bool {
+	return svc.name == name || slices.Contains(svc.aliases, name)
 }
 
 // Request is what a handler knows about the call beyond its input.
@@ -103,7 +116,8 @@ func New(cfg Config) *Server {
 		log: cfg.Logger,
 		services: []*service{
 			{name: iotmodel.SigningName, router: wire.NewRouter(iotmodel.Routes)},
-			{name: datamodel.SigningName, router: wire.NewRouter(datamodel.Routes)},
+			// AWS's guide names iotdevicegateway as iot-data's signing name; the SDKs sign with iotdata.
+			{name: datamodel.SigningName, aliases: []string{"iotdevicegateway"}, router: wire.NewRouter(datamodel.Routes)},
 		},
 		ops: map[string]operation{},
 	}
@@ -116,6 +130,8 @@ func New(cfg Config) *Server {
 	s.registerPolicies()
 	s.registerAttachments()
 	s.registerLogging()
+	s.registerRules()
+	s.registerData()
 	return s
 }
 
@@ -198,7 +214,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) route(r *http.Request, scope4 wire.Scope, signed bool) (svc *service, rt *wire.Route, labels map[string]string, mismatch bool) {
 	q := r.URL.Query()
 	for _, cand := range s.services {
-		if signed && cand.name != scope4.Service {
+		if signed && !cand.signs(scope4.Service) {
 			continue
 		}
 		rt, labels, mm := cand.router.Match(r.Method, r.URL.EscapedPath(), q)

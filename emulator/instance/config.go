@@ -5,6 +5,8 @@ package instance
 
 import (
 	"fmt"
+
+	"github.com/iotlab/iotlab/emulator/rules"
 	"os"
 	"path/filepath"
 )
@@ -31,8 +33,12 @@ type Config struct {
 	Account      string
 	Region       string
 	LogLevel     string // debug, info, warn, error
-	Limits       string // "aws" (default) or "none": rate and count quotas off, never identity or policy
-	Version      string
+	// Functions are the local handlers of rules' lambda actions, by function name or ARN; FunctionSpecs
+	// are the --function flags (NAME=URL or NAME=COMMAND), added to them at Start.
+	Functions     map[string]rules.Function
+	FunctionSpecs StringList
+	Limits        string // "aws" (default) or "none": rate and count quotas off, never identity or policy
+	Version       string
 }
 
 // WithDefaults fills the zero fields.
@@ -64,3 +70,9 @@ func DefaultStateDir() (string, error) {
 	}
 	return filepath.Join(home, ".local", "state", "iotlab"), nil
 }
+
+// StringList is a repeatable flag.
+type StringList []string
+
+func (l *StringList) String() string     { return fmt.Sprint([]string(*l)) }
+func (l *StringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -20,6 +20,8 @@ import (
 	"github.com/iotlab/iotlab/certs"
 	"github.com/iotlab/iotlab/emulator/awsapi"
 	"github.com/iotlab/iotlab/emulator/registry"
+	"github.com/iotlab/iotlab/emulator/rules"
+	"github.com/iotlab/iotlab/emulator/shadowsvc"
 	"github.com/iotlab/iotlab/emulator/store"
 )
 
@@ -40,7 +42,9 @@ type Instance struct {
 	apiSrv *http.Server
 	lab    *lab.Server
 	// Broker is the mTLS MQTT broker with AWS IoT Core semantics.
-	Broker *broker.Server
+	Broker  *broker.Server
+	Shadows *shadowsvc.Service
+	Rules   *rules.Engine
 
 	closeOnce sync.Once
 	wg        sync.WaitGroup // guards nothing; counts serving goroutines
@@ -73,6 +77,18 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 			return nil, err
 		}
 	}
+	if len(cfg.FunctionSpecs) > 0 {
+		fns, err := ParseFunctions(cfg.FunctionSpecs)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Functions == nil {
+			cfg.Functions = map[string]rules.Function{}
+		}
+		for k, v := range fns {
+			cfg.Functions[k] = v
+		}
+	}
 	// Absolute, so the banner's paths (root-ca.pem) work from any directory.
 	if abs, err := filepath.Abs(cfg.StateDir); err == nil {
 		cfg.StateDir = abs
@@ -98,6 +114,13 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		return nil, err
 	}
 
+	if err := i.startBroker(); err != nil {
+		return nil, err
+	}
+	if err := i.startBackend(); err != nil {
+		return nil, err
+	}
+
 	if i.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return nil, fmt.Errorf("instance: api listener: %w", err)
 	}
@@ -107,6 +130,8 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		EndpointHost: cfg.EndpointHost,
 		Registry:     i.Registry,
 		CA:           i.CA,
+		DataPlane:    dataPlane{i.Broker},
+		Shadows:      i.Shadows,
 		Logger:       log.With("component", "api"),
 		Extra:        map[string]http.Handler{"/_iotlab/health": http.HandlerFunc(i.health)},
 	})
@@ -126,9 +151,6 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		}
 		return nil
 	})
-	if err := i.startBroker(); err != nil {
-		return nil, err
-	}
 	if err := i.startLab(); err != nil {
 		return nil, err
 	}
