@@ -28,9 +28,18 @@ lint:
 deps:
 	@bash .ci/deps
 
-## bench: benchmarks (never timed tests), with allocations
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS)
+## bench: benchmarks (never timed tests): the Go ones with allocations, then the end-to-end table of `iotlab bench`
+## (iotlab, raw mochi and mosquitto as child processes); results in $(BENCH_DIR)/ (go.txt for benchstat, results.json),
+## compared with the previous run's when there is one. BENCHFLAGS=--quick for a one-minute table.
+BENCH_DIR  ?= .bench
+BENCHFLAGS ?=
+bench: build
+	@mkdir -p $(BENCH_DIR)
+	@for f in go.txt results.json; do [ ! -f $(BENCH_DIR)/$$f ] || mv $(BENCH_DIR)/$$f $(BENCH_DIR)/old-$$f; done
+	bash -o pipefail -c "$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 5m $(PKGS) | tee $(BENCH_DIR)/go.txt"
+	$(BIN) bench --gobench $(BENCH_DIR)/go.txt --json $(BENCH_DIR)/results.json $(BENCHFLAGS) \
+	  $$([ -f $(BENCH_DIR)/old-results.json ] && echo --compare $(BENCH_DIR)/old-results.json)
+	@[ ! -f $(BENCH_DIR)/old-go.txt ] || echo "Go benchmarks against the previous run: benchstat $(BENCH_DIR)/old-go.txt $(BENCH_DIR)/go.txt"
 
 ## fuzz: a bounded run of every Fuzz target ($(FUZZTIME) each)
 fuzz:

@@ -39,7 +39,8 @@ func TestBackendWiring(t *testing.T) {
 	if _, err := c.CreateTopicRule(ctx, &iot.CreateTopicRuleInput{
 		RuleName: aws.String("presence"),
 		TopicRulePayload: &iottypes.TopicRulePayload{
-			Sql:              aws.String("SELECT clientId, eventType FROM '$aws/events/presence/connected/+'"),
+			// Only the sensor's connection: the lock's own may arrive after it subscribed.
+			Sql:              aws.String("SELECT clientId, eventType FROM '$aws/events/presence/connected/+' WHERE clientId = 'kitchen-sensor'"),
 			AwsIotSqlVersion: aws.String("2016-03-23"),
 			Actions: []iottypes.Action{{Republish: &iottypes.RepublishAction{
 				Topic: aws.String("alerts/presence"), RoleArn: aws.String("arn:aws:iam::123456789012:role/iotlab"), Qos: aws.Int32(1)}}},

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/iotlab/iotlab/emulator/instance"
 )
@@ -23,6 +24,9 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "up"
+	if len(args) == 0 && isTerminal(stdin) {
+		cmd = "tui"
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
@@ -31,6 +35,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdUp(args, stdout, stderr)
 	case "reset":
 		return cmdReset(args, stdin, stdout, stderr)
+	case "tui":
+		return cmdTUI(args, stdin, stdout, stderr)
+	case "bench":
+		return cmdBench(args, stdout, stderr)
+	case "check":
+		return cmdCheck(args, stdin, stdout, stderr)
+	case "devices":
+		return cmdDevices(args, stdin, stdout, stderr)
+	case "aws":
+		return cmdAWS(args, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "iotlab", version)
 		return 0
@@ -50,7 +64,15 @@ func usage(w io.Writer) {
 commands:
   up        run the AWS API, the mTLS MQTT broker and the lab listener until Ctrl-C
   reset     empty a state dir (asks unless --yes)
+  tui       the walkthrough: the chapters step by step with live devices (--plain: a transcript; --target aws)
+  check     run every chapter's expectations and the AWS IoT checklist against a target (local or aws)
+  devices   a simulated smart-home fleet (sensors, hall door, lock) against a target; Ctrl-C stops it
+  aws       list | cleanup: the resources iotlab created in a real AWS account
+  bench     the end-to-end benchmark table (iotlab vs raw mochi vs Mosquitto)
   version   print the version
+
+With no arguments, iotlab opens the walkthrough (tui) when its standard input is a terminal and runs
+'up' otherwise (scripts, make run).
 
 Every flag can also be set as IOTLAB_<FLAG> (e.g. IOTLAB_STATE_DIR). Run 'iotlab <command> -h' for flags.
 `)
@@ -74,6 +96,9 @@ func commonFlags(fs *flag.FlagSet, c *instance.Config) {
 	str(&c.LogLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	str(&c.Limits, "limits", "aws", `broker quotas: "aws" or "none" (load tests; identity and policy still checked)`)
 	fs.Var(&c.FunctionSpecs, "function", "a rules lambda handler: NAME=URL or NAME=COMMAND (repeatable)")
+	fs.BoolVar(&c.RequireAuth, "require-auth", envOr("require-auth", "") == "true", "verify the API's SigV4 signatures against --credentials")
+	str(&c.Credentials, "credentials", "", "AWS shared-credentials file of the API's keys for --require-auth (default: <state-dir>/credentials, generated)")
+	fs.DurationVar(&c.HandshakeTimeout, "mqtt-handshake-timeout", envDuration("mqtt-handshake-timeout"), "longest wait from TCP accept to MQTT CONNECT (0: 10s)")
 }
 
 // envOr reads IOTLAB_<NAME> (dashes as underscores) or returns def.
@@ -82,6 +107,12 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// envDuration reads IOTLAB_<NAME> as a duration; 0 when unset or unreadable.
+func envDuration(name string) time.Duration {
+	d, _ := time.ParseDuration(envOr(name, "0"))
+	return d
 }
 
 func cmdUp(args []string, stdout, stderr io.Writer) int {

@@ -48,6 +48,7 @@ type proc struct {
 	mqttPort string
 	stdout   *bufio.Scanner
 	stderr   *strings.Builder
+	banner   []string // the lines before "ready"
 }
 
 func startUp(t *testing.T, stateDir string, extra ...string) *proc {
@@ -76,6 +77,7 @@ func tryStartUp(t *testing.T, stateDir string, extra ...string) (*proc, error) {
 	defer deadline.Stop()
 	for p.stdout.Scan() {
 		line := p.stdout.Text()
+		p.banner = append(p.banner, line)
 		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "export AWS_ENDPOINT_URL="); ok {
 			p.apiURL = u
 		}

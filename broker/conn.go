@@ -36,6 +36,9 @@ const (
 	reasonQoSNotSupported    = "QOS_NOT_SUPPORTED"
 	reasonQuotaExceeded      = "QUOTA_EXCEEDED"
 	reasonDuplicateClientLog = "DUPLICATE_CLIENT_ID" // the log spells it with an underscore
+	reasonServerError        = "SERVER_ERROR"
+	reasonQueueFull          = "QUEUE_FULL"    // a session's queue is at its bound (Limits.SessionQueueMessages)
+	reasonRetryExpired       = "RETRY_EXPIRED" // unacknowledged for Limits.RetryWindow
 )
 
 // conn is one device connection: the TLS connection mochi-mqtt reads and writes, plus everything the
@@ -64,10 +67,14 @@ type conn struct {
 	versionNum   int64
 	authorized   bool // OnConnect accepted the CONNECT
 	persistent   bool // the session outlives the connection (PersistentConnect)
+	cleanStart   bool // the CONNECT's Clean Session / Clean Start flag, as the client sent it
+	crossVersion bool // a session of the other MQTT version exists: mochi is told Clean Start
+	seiAdjusted  bool // the MQTT 5 Session Expiry Interval was lowered: CONNACK says so
 
 	ready       atomic.Bool // cl and version are set: other goroutines may use them (kill)
 	established atomic.Bool // CONNACK 0 was sent
 
+	stopped     atomic.Bool            // closing or closed (set before the socket closes)
 	reason      atomic.Pointer[string] // why the broker ended the connection; first one wins
 	preventWill atomic.Bool            // DeleteConnection preventWillMessage
 	cleanOnEnd  atomic.Bool            // DeleteConnection cleanSession
@@ -78,10 +85,25 @@ type conn struct {
 	willOnDisconnect bool // … with reason 0x04 (Disconnect with Will Message)
 	suback           subackFix
 	subDenials       []*subDenial
+	subHad           []bool             // per filter of the SUBSCRIBE: the subscription existed
+	pendingRetained  []retainedDelivery // due once the SUBACK is out
+
+	sess atomic.Pointer[session] // set once established
+	wake chan struct{}           // tells the outbox there is something to send; capacity 1
+	done chan struct{}           // closed when the connection ends
+	end  sync.Once
+
+	ackMu       sync.Mutex // guards acks and acksWriting
+	acks        []pendingAck
+	acksWriting int
+	ackFreed    chan struct{} // capacity 1: the outbox wrote PUBACKs
+
+	// Under the mochi client's lock (mochi writes a packet holding it): see Write.
+	batching bool
+	wbuf     []byte
 
 	authz    authzState
 	subCheck atomic.Pointer[subCheck] // decisions of the SUBSCRIBE being processed
-	parents  atomic.Pointer[[]string] // "a/b" for each "a/b/#" filter: see receiveMatches
 
 	pubRate rateBucket // inbound PUBLISH (and deliveries with Quirks.ThrottleDeliveries)
 
@@ -99,7 +121,8 @@ type will struct {
 }
 
 func newConn(tc *tls.Conn, raw net.Conn) *conn {
-	c := &conn{Conn: tc, tls: tc, raw: raw}
+	c := &conn{Conn: tc, tls: tc, raw: raw, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		ackFreed: make(chan struct{}, 1)}
 	if a, ok := raw.RemoteAddr().(*net.TCPAddr); ok {
 		c.remoteIP, c.remotePort = a.IP.String(), a.Port
 	} else if h, p, err := net.SplitHostPort(raw.RemoteAddr().String()); err == nil {
@@ -127,6 +150,68 @@ func (c *conn) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// Close is mochi closing the connection; the flag is up before the peer can see the close.
+func (c *conn) Close() error {
+	c.stopped.Store(true)
+	return c.Conn.Close()
+}
+
+// signal wakes the connection's outbox.
+func (c *conn) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// finish marks the connection ended: its outbox stops.
+func (c *conn) finish() {
+	c.end.Do(func() { close(c.done) })
+}
+
+// batchFlushAt is when a batch of writes is written out before its end.
+const batchFlushAt = 32 << 10
+
+// Write is how mochi writes a packet (holding the client's lock). While the outbox sends a batch of
+// packets they are gathered and written together at its end, in one TLS record where they fit: mochi
+// writes each packet on its own otherwise.
+func (c *conn) Write(b []byte) (int, error) {
+	if !c.batching {
+		return c.Conn.Write(b)
+	}
+	c.wbuf = append(c.wbuf, b...)
+	if len(c.wbuf) >= batchFlushAt {
+		return len(b), c.flushLocked()
+	}
+	return len(b), nil
+}
+
+func (c *conn) flushLocked() error {
+	if len(c.wbuf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.wbuf)
+	c.wbuf = c.wbuf[:0]
+	if cap(c.wbuf) > 4*batchFlushAt {
+		c.wbuf = nil
+	}
+	return err
+}
+
+// beginBatch starts gathering writes; endBatch writes them.
+func (c *conn) beginBatch() {
+	c.cl.Lock()
+	c.batching = true
+	c.cl.Unlock()
+}
+
+func (c *conn) endBatch() {
+	c.cl.Lock()
+	c.batching = false
+	_ = c.flushLocked()
+	c.cl.Unlock()
 }
 
 // setReason records why the broker ends the connection; only the first reason counts.
@@ -177,6 +262,7 @@ func (c *conn) sendDisconnect(code packets.Code) {
 // will and the lifecycle event). MQTT 3.1.1 has no server DISCONNECT: the socket just closes.
 func (s *Server) kill(c *conn, reason string, code packets.Code) {
 	c.setReason(reason)
+	c.stopped.Store(true) // before the peer can learn of the end
 	if c.ready.Load() && c.version == 5 && code.Code >= packets.ErrUnspecifiedError.Code {
 		c.sendDisconnect(code)
 	}

@@ -69,9 +69,13 @@ func (s *Server) onConnect(cl *mqtt.Client, pk packets.Packet) error {
 			details: "Too many connect requests for this client ID"})
 	}
 
-	persistent := !pk.Connect.Clean
+	// mochi may have been told Clean Start (see onConnectRead); the session outlives the connection as
+	// the client asked. AWS: mqtt.html#mqtt-persistent-sessions
+	cl.Properties.Clean = c.cleanStart
+	persistent := !c.cleanStart
 	if c.version == 5 {
 		persistent = pk.Properties.SessionExpiryInterval > 0
+		s.capSessionExpiry(c)
 	}
 	c.persistent = persistent
 	if persistent {
@@ -101,6 +105,50 @@ func (s *Server) onConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	c.authorized = true
 	return nil
+}
+
+// onConnectRead sees CONNECT before mochi parses it into the client. mochi resumes whatever session it
+// still holds for the client ID; the broker tells it Clean Start instead, so that it replaces the
+// session, when AWS would not resume it:
+//   - a session of the other MQTT version (an MQTT 3 session as MQTT 5 or the reverse; checklist 47);
+//   - a session that ends with its connection (clean session, MQTT 5 Session Expiry Interval 0) whose
+//     connection has already stopped, although mochi has not yet finished with it.
+//
+// OnConnect then restores the client's own flag for the new session's persistence.
+// AWS: mqtt.html#mqtt-persistent-sessions
+func (s *Server) onConnectRead(c *conn, pk packets.Packet) packets.Packet {
+	c.cleanStart = pk.Connect.Clean
+	if pk.Connect.Clean || pk.Connect.ClientIdentifier == "" {
+		return pk
+	}
+	old, ok := s.mq.Clients.Get(pk.Connect.ClientIdentifier)
+	if !ok {
+		return pk
+	}
+	c.crossVersion = versionClass(old.Properties.ProtocolVersion) != versionClass(pk.ProtocolVersion)
+	stopped := old.Closed()
+	if oc := connOf(old); oc != nil && oc.stopped.Load() {
+		stopped = true // mochi closed the socket (the peer may have seen it) but has not marked the client yet
+	}
+	ending := stopped && ((old.Properties.ProtocolVersion == 5 && old.Properties.Props.SessionExpiryInterval == 0) ||
+		(old.Properties.ProtocolVersion < 5 && old.Properties.Clean))
+	if c.crossVersion || ending {
+		pk.Connect.Clean = true
+	}
+	return pk
+}
+
+// capSessionExpiry lowers an MQTT 5 Session Expiry Interval above the account's expiry period to it;
+// CONNACK then carries the adjusted value (see OnPacketEncode). The broker expires sessions itself
+// (sweepSessions), so mochi is told the interval is absent: its own expiry then never fires.
+// AWS: mqtt.html#mqtt5-properties — "AWS IoT Core will return the adjusted value in the CONNACK"
+func (s *Server) capSessionExpiry(c *conn) {
+	p := &c.cl.Properties.Props
+	if max := uint32(s.lim.SessionExpiry / time.Second); p.SessionExpiryInterval > max {
+		p.SessionExpiryInterval = max
+		c.seiAdjusted = true
+	}
+	p.SessionExpiryIntervalFlag = false
 }
 
 // checkIdentity: the leaf certificate's ID must be registered and ACTIVE, and the certificate within
@@ -227,20 +275,23 @@ func (s *Server) logConnect(c *conn, now time.Time, r refusal) {
 // itself so that the DISCONNECT is not stuck behind queued messages and MQTT 3.1.1 clients get no
 // DISCONNECT (mochi would send one). AWS: mqtt.html#mqtt-differences, mqtt.html#mqtt5-reason-codes
 func (s *Server) onSessionEstablish(c *conn, pk packets.Packet) {
+	s.locks.lock(c, c.clientID) // released in onEstablished, or when the connection ends
 	if old, ok := s.mq.Clients.Get(c.clientID); ok && old != c.cl && !old.Closed() {
 		if oc := connOf(old); oc != nil {
 			s.kill(oc, reasonDuplicateClientID, packets.ErrSessionTakenOver)
 		}
 	}
+	s.establish(c, pk)
 	s.beginSession(c, pk.Connect.Clean)
 }
 
 // onEstablished runs once CONNACK 0 is sent.
 func (s *Server) onEstablished(c *conn) {
+	s.attach(c)
+	s.locks.unlock(c)
 	now := s.now()
 	c.established.Store(true)
 	s.fixSubject(c)
-	s.rebuildParents(c) // a resumed session brought its subscriptions
 	if c.lifecycle {
 		s.publishConnected(c, now)
 	}
@@ -250,10 +301,25 @@ func (s *Server) onEstablished(c *conn) {
 	}
 }
 
-// onDisconnect runs when an established connection ends, whatever the cause.
-func (s *Server) onDisconnect(c *conn, err error) {
+// onDisconnect runs when an established connection ends, whatever the cause. expire says that mochi
+// ends the session with it (clean session, or MQTT 5 Session Expiry Interval 0).
+func (s *Server) onDisconnect(c *conn, err error, expire bool) {
 	now := s.now()
 	reason := s.disconnectReason(c, err)
+	c.finish()
+	// Held until the connection's goroutine has returned: mochi deletes the client from its map after
+	// this hook, unless a new connection has taken the session over (see idLocks).
+	s.locks.lock(c, c.clientID)
+	if c.version == 5 {
+		// A DISCONNECT may have set a new Session Expiry Interval; mochi must still not expire it.
+		s.capSessionExpiry(c)
+	}
+	if ss := c.sess.Load(); ss != nil {
+		s.detach(ss, c)
+		if (expire && !c.cl.IsTakenOver()) || c.cleanOnEnd.Load() {
+			s.discard(ss)
+		}
+	}
 	if c.cleanOnEnd.Load() {
 		// DeleteConnection cleanSession=true: the session goes with the connection.
 		s.mq.UnsubscribeClient(c.cl)
@@ -351,7 +417,5 @@ func (s *Server) sendWill(c *conn) {
 	if w == nil || !c.willDone.CompareAndSwap(false, true) {
 		return
 	}
-	if err := s.inject(w.topic, w.payload, w.qos, w.retain, w.props); err != nil {
-		s.log.Warn("broker: publishing a will", "client", c.clientID, "topic", w.topic, "err", err)
-	}
+	s.inject(w.topic, w.payload, w.qos, w.retain, w.props)
 }

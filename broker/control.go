@@ -115,10 +115,11 @@ func (s *Server) Disconnect(clientID string, cleanSession, preventWill bool) boo
 		return true
 	}
 	if cleanSession {
-		s.mq.UnsubscribeClient(cl)
-		cl.ClearInflights()
-		if cur, ok := s.mq.Clients.Get(clientID); ok && cur == cl {
-			s.mq.Clients.Delete(clientID)
+		owner := new(int)
+		s.locks.lock(owner, clientID)
+		defer s.locks.unlock(owner)
+		if cur, ok := s.mq.Clients.Get(clientID); ok && cur.Closed() {
+			s.dropSession(clientID)
 		}
 	}
 	return true
@@ -192,5 +193,17 @@ func (s *Server) Publish(topic string, payload []byte, qos byte, retain bool, op
 	for _, o := range opts {
 		o(&props)
 	}
-	return s.inject(topic, payload, qos, retain, props)
+	// Like a device's PUBACK, the answer waits until the message is stored for every persistent
+	// session it is queued for (and, retained, as the topic's retained message).
+	if b := s.inject(topic, payload, qos, retain, props); b != nil {
+		select {
+		case <-b.done:
+			if b.err != nil {
+				return fmt.Errorf("broker: the message could not be stored: %w", b.err)
+			}
+		case <-s.ctx.Done():
+			return ErrNotStarted
+		}
+	}
+	return nil
 }

@@ -12,6 +12,17 @@
 // publishes lifecycle events on $aws/events/…, and writes AWS-format logs (package awslog).
 // Deliberate deviations from AWS are all in Quirks.
 //
+// The broker delivers every message itself (route.go, session.go, outbox.go): mochi-mqtt parses,
+// answers the protocol and keeps the subscriptions, but drops QoS 1 messages under load, expires
+// retained messages after a day, and sends retained messages to wildcard filters, where AWS does
+// none of that. Each client ID has a session holding its queued QoS 1 messages; at most 100 are in
+// flight to a connection and the rest wait, up to a per-session bound; a resumed persistent session
+// gets its stored messages at 10 per second. Retained messages follow AWS's rules (retained.go).
+// With a store (Options.StorePath, a bbolt file), retained messages, persistent sessions, their
+// subscriptions and queued messages survive restarts and crashes, and a QoS 1 PUBLISH is acknowledged
+// only once it is on disk for every persistent session it is queued for, or delivered to and
+// acknowledged by all of them (group commit, commit.go).
+//
 // The broker knows the control plane only through Directory, which it declares; emulator/instance
 // binds the registry to it and calls CertificateChanged, CACertificateChanged, PoliciesChanged,
 // LoggingChanged and Disconnect when the control plane changes something live connections depend on.

@@ -443,6 +443,19 @@ func (r *recorder) wait(t testing.TB, what string, pred func(Event) bool) Event 
 	}
 }
 
+// waitCount waits until n recorded events match pred.
+func (r *recorder) waitCount(t testing.TB, what string, n int, pred func(Event) bool) {
+	t.Helper()
+	deadline := time.After(waitFor)
+	for len(r.all(pred)) < n {
+		select {
+		case <-r.signal:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 // all returns the recorded events matching pred.
 func (r *recorder) all(pred func(Event) bool) []Event {
 	r.mu.Lock()
@@ -464,6 +477,8 @@ func kindIs(k EventKind, clientID string) func(Event) bool {
 
 type v5Client struct {
 	t      testing.TB
+	e      *env
+	id     string
 	c      *paho.Client
 	conn   *tls.Conn
 	msgs   chan *paho.Publish
@@ -485,7 +500,7 @@ func (e *env) dial5(d device, clientID string, o v5Opts) (*v5Client, error) {
 	if err != nil {
 		return &v5Client{}, err
 	}
-	vc := &v5Client{t: e.t, conn: conn, msgs: make(chan *paho.Publish, 1000), discon: make(chan *paho.Disconnect, 1)}
+	vc := &v5Client{t: e.t, e: e, id: clientID, conn: conn, msgs: make(chan *paho.Publish, 1000), discon: make(chan *paho.Disconnect, 1)}
 	e.t.Cleanup(func() {
 		if e.t.Failed() {
 			e.dumpEvents()
@@ -671,10 +686,13 @@ func (quietPinger) SetDebug(log.Logger)                                 {}
 // ---- MQTT 3.1.1 client (paho.mqtt.golang) ----
 
 type v3Client struct {
-	t    testing.TB
-	c    mqtt3.Client
-	msgs chan mqtt3.Message
-	lost chan error
+	t              testing.TB
+	e              *env
+	id             string
+	c              mqtt3.Client
+	msgs           chan mqtt3.Message
+	lost           chan error
+	sessionPresent bool
 }
 
 type v3Opts struct {
@@ -689,7 +707,7 @@ type v3Opts struct {
 
 func (e *env) dial3(d device, clientID string, o v3Opts) (*v3Client, error) {
 	e.t.Helper()
-	vc := &v3Client{t: e.t, msgs: make(chan mqtt3.Message, 1000), lost: make(chan error, 1)}
+	vc := &v3Client{t: e.t, e: e, id: clientID, msgs: make(chan mqtt3.Message, 1000), lost: make(chan error, 1)}
 	opts := mqtt3.NewClientOptions().
 		AddBroker("tls://" + e.addr()).
 		SetClientID(clientID).
@@ -729,6 +747,7 @@ func (e *env) dial3(d device, clientID string, o v3Opts) (*v3Client, error) {
 	if err := tok.Error(); err != nil {
 		return vc, err
 	}
+	vc.sessionPresent = tok.(*mqtt3.ConnectToken).SessionPresent()
 	e.t.Cleanup(func() { vc.c.Disconnect(0) })
 	return vc, nil
 }

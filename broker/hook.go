@@ -36,7 +36,7 @@ func (h *awsHook) Provides(b byte) bool {
 	switch b {
 	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck,
 		mqtt.OnSessionEstablish, mqtt.OnSessionEstablished, mqtt.OnDisconnect,
-		mqtt.OnPacketRead, mqtt.OnPacketEncode,
+		mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPacketProcessed,
 		mqtt.OnPublish, mqtt.OnSubscribe, mqtt.OnSubscribed, mqtt.OnUnsubscribed:
 		return true
 	}
@@ -67,28 +67,42 @@ func (h *awsHook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
 
 func (h *awsHook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	if c := connOf(cl); c != nil {
-		h.s.onDisconnect(c, err)
+		h.s.onDisconnect(c, err, expire)
 	}
 }
 
 func (h *awsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	c := connOf(cl)
-	if c == nil || !c.authorized {
-		return pk, nil // CONNECT itself, before OnConnect
+	if c == nil {
+		return pk, nil
+	}
+	if !c.authorized {
+		if pk.FixedHeader.Type == packets.Connect {
+			return h.s.onConnectRead(c, pk), nil
+		}
+		return pk, nil
 	}
 	return h.s.onPacketRead(c, pk)
 }
 
-func (h *awsHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	if cl.Net.Inline {
-		// The broker's own publishes: lifecycle events, wills, Server.Publish. Rules and the shadow
-		// service see them too, as on AWS (rules on $aws/events/…, republish to shadow topics).
-		if h.s.observed() {
-			h.s.emit(Event{Kind: EventServicePublish, Time: h.s.now(), Topic: pk.TopicName, QoS: pk.FixedHeader.Qos,
-				Retain: pk.FixedHeader.Retain, Payload: pk.Payload})
-		}
-		return pk, nil
+// OnPacketProcessed: once a SUBSCRIBE is done (its SUBACK written), the retained messages it asked for
+// are sent.
+func (h *awsHook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) {
+	if pk.FixedHeader.Type != packets.Subscribe {
+		return
 	}
+	if c := connOf(cl); c != nil && c.pendingRetained != nil {
+		ds := c.pendingRetained
+		c.pendingRetained = nil
+		if err == nil {
+			h.s.deliverRetained(c, ds)
+		}
+	}
+}
+
+// OnPublish sees devices' publishes only: the broker routes its own (lifecycle events, wills,
+// Server.Publish) without mochi, see inject.
+func (h *awsHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	c := connOf(cl)
 	if c == nil {
 		return pk, packets.ErrRejectPacket
@@ -138,9 +152,19 @@ func (h *awsHook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
 // decided. It runs for every outgoing packet, so it returns at once for the others.
 func (h *awsHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		// mochi drops every User Property of a client that sent Request Problem Information 0 (as
+		// paho.golang does whenever it sends CONNECT properties); the rule is for packets other than
+		// PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29]. AWS forwards them (checklist 56).
+		pk.Mods.DisallowProblemInfo = false
 	case packets.Connack:
 		if pk.ReasonCode < packets.ErrUnspecifiedError.Code && cl.Properties.ProtocolVersion == 5 {
 			h.s.connackProperties(&pk.Properties)
+			if c := connOf(cl); c != nil && c.seiAdjusted {
+				// AWS: mqtt.html#mqtt5-properties — the adjusted Session Expiry Interval (checklist 19).
+				pk.Properties.SessionExpiryInterval = cl.Properties.Props.SessionExpiryInterval
+				pk.Properties.SessionExpiryIntervalFlag = true
+			}
 		}
 	case packets.Suback:
 		if c := connOf(cl); c != nil && c.suback.codes != nil && c.suback.packetID == pk.PacketID {

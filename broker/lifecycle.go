@@ -183,21 +183,16 @@ func (s *Server) publishEvent(topic string, doc any) {
 		s.log.Error("broker: encoding a lifecycle event", "topic", topic, "err", err)
 		return
 	}
-	if err := s.inject(topic, b, 1, false, packets.Properties{}); err != nil {
-		s.log.Warn("broker: publishing a lifecycle event", "topic", topic, "err", err)
-	}
+	s.inject(topic, b, 1, false, packets.Properties{})
 }
 
-// inject publishes as the broker: no publish checks, but every delivery checks iot:Receive.
-func (s *Server) inject(topic string, payload []byte, qos byte, retain bool, props packets.Properties) error {
-	pk := packets.Packet{
-		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: qos, Retain: retain},
-		TopicName:   topic,
-		Payload:     payload,
-		Properties:  props,
+// inject publishes as the broker: no publish checks, but every delivery checks iot:Receive. It
+// returns the store batch holding the message's durable records (nil when none). Rules and the
+// shadow service see these publishes too (EventServicePublish), as on AWS (rules on $aws/events/…,
+// republish to shadow topics).
+func (s *Server) inject(topic string, payload []byte, qos byte, retain bool, props packets.Properties) *batch {
+	if s.observed() {
+		s.emit(Event{Kind: EventServicePublish, Time: s.now(), Topic: topic, QoS: qos, Retain: retain, Payload: payload})
 	}
-	if qos > 0 {
-		pk.PacketID = 1 // mochi validates that QoS > 0 packets carry an ID; inline publishes are not tracked
-	}
-	return s.mq.InjectPacket(s.inline, pk)
+	return s.route(s.newMessage(topic, payload, qos, props, "", true), retain)
 }

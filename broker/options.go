@@ -41,8 +41,17 @@ type Options struct {
 	// Logger receives the broker's own diagnostics and, at the matching slog level, every AWS log entry
 	// (so `--log-level debug` shows them all on stderr whatever the V2 configuration says). nil discards.
 	Logger *slog.Logger
-	// Now is the clock for quotas, lifecycle timestamps and logs; default time.Now.
+	// Now is the clock for quotas, lifecycle timestamps, logs, session and message expiry; default
+	// time.Now.
 	Now func() time.Time
+
+	// StorePath is the broker's durable state, a bbolt file (normally <state-dir>/broker.db): retained
+	// messages, persistent sessions, their subscriptions and their queued QoS 1 messages, so that they
+	// survive a restart and a crash. A QoS 1 PUBLISH is acknowledged only once it is on disk for every
+	// persistent session it is queued for (group commit, see commit.go). "" keeps everything in memory.
+	StorePath string
+	// Store replaces the file named by StorePath (tests inject faults with it). Close closes it.
+	Store Store
 }
 
 // Limits are the message broker quotas of AWS IoT Core (research §10.1, GR:iot-core#message-broker-limits).
@@ -71,11 +80,38 @@ type Limits struct {
 	// ConnectsPerSecond: CONNECT attempts per second for one client ID beyond this are refused (1).
 	ConnectsPerSecond int
 	// ReceiveMaximum: unacknowledged inbound QoS 1 PUBLISH packets per connection (100), advertised in
-	// MQTT 5 CONNACK; a client that exceeds it is disconnected.
+	// MQTT 5 CONNACK. As AWS says, "no new PUBLISH [is] accepted until PUBACK sent": the broker stops
+	// reading the connection until its oldest PUBACK has gone. AWS: GR:iot-core
 	ReceiveMaximum int
 	// TopicAliasMaximum: the MQTT 5 Topic Alias Maximum advertised in CONNACK (8); a larger alias
 	// closes the connection with DISCONNECT 0x94.
 	TopicAliasMaximum int
+
+	// OutboundUnacked: QoS 1 messages sent to a connection and not yet acknowledged (100, or the MQTT 5
+	// client's Receive Maximum when smaller). Further messages wait in the session's queue until the
+	// client acknowledges; none is dropped. AWS: GR:iot-core ("Maximum outbound unacknowledged QoS 1
+	// publish requests")
+	OutboundUnacked int
+	// QueuedMessagesPerSecond: the pace at which a resumed persistent session receives the messages
+	// stored while it was away (10), alongside its live traffic. AWS: mqtt.html#mqtt-persistent-sessions
+	QueuedMessagesPerSecond int
+	// SessionExpiry: how long a persistent session outlives its connection, the account's "Persistent
+	// session expiry period" (1 h; at most 7 days). MQTT 3 sessions all get it; an MQTT 5 Session Expiry
+	// Interval above it is lowered to it and CONNACK says so. AWS: mqtt.html#mqtt5-properties
+	SessionExpiry time.Duration
+	// RetryWindow: how long a QoS 1 message may stay unacknowledged (resent on each resume of a
+	// persistent session) before it is dropped (1 h). AWS: GR:iot-core ("Maximum retry interval for
+	// delivering QoS 1 messages")
+	RetryWindow time.Duration
+
+	// SessionQueueMessages and SessionQueueBytes bound the QoS 1 messages one session holds (queued,
+	// stored and in flight): 10,000 messages and 16 MiB of payload. AWS documents no per-session
+	// number, only that "messages that exceed the limit will be dropped" (and, for shared
+	// subscription groups, that new messages are dropped and old ones kept); iotlab does the same:
+	// at the bound the new message is not queued for that session, which is logged (slog warning,
+	// Publish-Out log entry with reason QUEUE_FULL) and reported as an EventDeny. They bound memory,
+	// not load, so NoQuotas leaves them. AWS: mqtt.html#mqtt-persistent-sessions
+	SessionQueueMessages, SessionQueueBytes int
 }
 
 // AWS's values. AWS: GR:iot-core#message-broker-limits, mqtt.html#mqtt5-properties
@@ -91,6 +127,15 @@ const (
 	awsConnectsPerSec    = 1
 	awsReceiveMaximum    = 100
 	awsTopicAliasMaximum = 8
+	awsOutboundUnacked   = 100
+	awsQueuedPerSecond   = 10
+	awsSessionExpiry     = time.Hour
+	awsMaxSessionExpiry  = 7 * 24 * time.Hour
+	awsRetryWindow       = time.Hour
+	awsMaxMessageExpiry  = 604800 // seconds (7 days); larger Message Expiry Intervals are lowered to it
+
+	defaultQueueMessages = 10000
+	defaultQueueBytes    = 16 << 20
 
 	// noQuotaReceiveMaximum is ReceiveMaximum under NoQuotas: mochi-mqtt's default.
 	noQuotaReceiveMaximum = 1024
@@ -98,7 +143,8 @@ const (
 
 // NoQuotas returns the limits of `--limits none`, for load tests: the rate and count quotas
 // (connects and publishes per second, subscriptions per connection, filters per SUBSCRIBE, in-flight
-// QoS 1) are off. Sizes (client ID, payload, packet, topic) stay AWS's: they shape the protocol, not load.
+// QoS 1 both ways, the pace of stored messages) are off. Sizes (client ID, payload, packet, topic),
+// expiry periods and the per-session memory bounds stay: they shape the protocol, not load.
 func NoQuotas() Limits {
 	return Limits{
 		FiltersPerSubscribe:        -1,
@@ -106,6 +152,8 @@ func NoQuotas() Limits {
 		PublishesPerSecond:         -1,
 		ConnectsPerSecond:          -1,
 		ReceiveMaximum:             -1,
+		OutboundUnacked:            -1,
+		QueuedMessagesPerSecond:    -1,
 	}
 }
 
@@ -127,6 +175,21 @@ func (l Limits) withDefaults() Limits {
 	def(&l.ConnectsPerSecond, awsConnectsPerSec)
 	def(&l.ReceiveMaximum, awsReceiveMaximum)
 	def(&l.TopicAliasMaximum, awsTopicAliasMaximum)
+	def(&l.OutboundUnacked, awsOutboundUnacked)
+	def(&l.QueuedMessagesPerSecond, awsQueuedPerSecond)
+	def(&l.SessionQueueMessages, defaultQueueMessages)
+	def(&l.SessionQueueBytes, defaultQueueBytes)
+	if l.SessionExpiry <= 0 {
+		l.SessionExpiry = awsSessionExpiry
+	}
+	// AWS: mqtt.html — "adjustable up to 7 days"; whole seconds, as MQTT counts them.
+	l.SessionExpiry = min(l.SessionExpiry, awsMaxSessionExpiry).Truncate(time.Second)
+	if l.SessionExpiry < time.Second {
+		l.SessionExpiry = time.Second
+	}
+	if l.RetryWindow <= 0 {
+		l.RetryWindow = awsRetryWindow
+	}
 	return l
 }
 

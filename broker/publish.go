@@ -71,6 +71,12 @@ func (s *Server) onPacketRead(c *conn, pk packets.Packet) (packets.Packet, error
 		// AWS: mqtt.html#mqtt-differences — AUTH (enhanced authentication) is not supported.
 		s.kill(c, reasonClientError, packets.ErrProtocolViolation)
 		return pk, packets.ErrRejectPacket
+	case packets.Puback:
+		// The broker, not mochi, keeps what is in flight to the client (see outbox.go); mochi finds
+		// nothing under this packet ID and ignores it.
+		if ss := c.sess.Load(); ss != nil {
+			s.ack(ss, pk.PacketID)
+		}
 	case packets.Disconnect:
 		c.clientDisconnect = true
 		c.willOnDisconnect = pk.ReasonCode == packets.CodeDisconnectWillMessage.Code
@@ -97,7 +103,8 @@ func (s *Server) refusePublishHere(c *conn, pk packets.Packet) error {
 }
 
 // onPublish decides a client's PUBLISH once mochi has resolved its topic alias: topic limits, reserved
-// topics, the publish rate, then iot:Publish (and iot:RetainPublish with RETAIN).
+// topics, the publish rate, then iot:Publish (and iot:RetainPublish with RETAIN). An accepted message
+// is routed by the broker (route.go) and acknowledged once durable (ackPublish).
 //
 // Refusals as AWS answers them (research §1.3): MQTT 3.1.1 connections are closed (QoS 0 and 1);
 // MQTT 5 QoS 1 gets PUBACK with a reason code and the connection stays; MQTT 5 QoS 0 is dropped.
@@ -137,12 +144,21 @@ func (s *Server) onPublish(c *conn, pk packets.Packet) (packets.Packet, error) {
 		s.emit(Event{Kind: EventPublish, ClientID: c.clientID, CertID: c.certID, Topic: topic,
 			QoS: pk.FixedHeader.Qos, Retain: retain, Payload: pk.Payload, Action: action, Decision: d})
 	}
-	if strings.HasPrefix(topic, rulesPrefix) {
-		// Basic Ingest: the message goes to the rule only, never to subscribers. PUBACK as usual.
-		// AWS: iot-basic-ingest
-		return pk, packets.CodeSuccessIgnore
+	var b *batch
+	var m *message
+	if !strings.HasPrefix(topic, rulesPrefix) {
+		// Basic Ingest ($aws/rules/…) goes to the rule only, never to subscribers. AWS: iot-basic-ingest
+		m = s.newMessage(topic, pk.Payload, pk.FixedHeader.Qos, pk.Properties, c.clientID, c.version == 5)
+		if pk.FixedHeader.Qos > 0 {
+			m.publisher = c
+		}
+		b = s.route(m, retain)
 	}
-	return pk, nil
+	if pk.FixedHeader.Qos > 0 {
+		s.ackPublish(c, pk.PacketID, b, m)
+	}
+	// The broker has routed and acknowledged the message: mochi does nothing more with it.
+	return pk, packets.ErrRejectPacket
 }
 
 // refusePublish applies a refusal: MQTT 3.1.1 → close (lifecycle lifecycleReason); MQTT 5 → the

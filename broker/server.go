@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -20,10 +21,6 @@ import (
 
 // listenerID names the broker's connections inside mochi-mqtt.
 const listenerID = "mqtts"
-
-// inlineClientID is the client mochi-mqtt sees as the sender of server-side publishes (lifecycle
-// events, wills, Publish). Client IDs starting with '$' are refused on the wire, so no device can take it.
-const inlineClientID = "$iotlab/broker"
 
 // closeTimeout bounds each phase of Close.
 const closeTimeout = 5 * time.Second
@@ -39,10 +36,9 @@ type Server struct {
 	tlsConfig *tls.Config
 	arnPrefix string // "arn:aws:iot:<region>:<account>:"
 
-	mq     *mqtt.Server
-	hook   *awsHook
-	hooks  []mqtt.Hook // every hook added to mq, in order
-	inline *mqtt.Client
+	mq    *mqtt.Server
+	hook  *awsHook
+	hooks []mqtt.Hook // every hook added to mq, in order
 
 	ln      net.Listener
 	ctx     context.Context // canceled by Close
@@ -64,6 +60,16 @@ type Server struct {
 
 	clientsMu sync.Mutex // guards clients
 	clients   map[string]*clientRecord
+
+	// Sessions, their queues and the durable state (session.go, route.go, commit.go).
+	store    Store      // nil: in memory only
+	cm       *committer // nil without a store
+	locks    *idLocks
+	seq      atomic.Uint64
+	sessMu   sync.RWMutex // guards sessions
+	sessions map[string]*session
+	retMu    sync.RWMutex // guards retained
+	retained map[string]*retainedMsg
 
 	observers observers
 }
@@ -114,6 +120,10 @@ func New(opt Options) (*Server, error) {
 		raws:      map[net.Conn]*conn{},
 		byCert:    map[string]map[*conn]struct{}{},
 		clients:   map[string]*clientRecord{},
+		locks:     newIDLocks(opt.Logger),
+		sessions:  map[string]*session{},
+		retained:  map[string]*retainedMsg{},
+		store:     opt.Store,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mq = mqtt.New(&mqtt.Options{
@@ -123,7 +133,6 @@ func New(opt Options) (*Server, error) {
 		// $SYS topics are not AWS's; publish them (almost) never. Start deletes the first batch.
 		SysTopicResendInterval: 100 * 365 * 24 * 3600,
 	})
-	s.inline = s.mq.NewClient(nil, "local", inlineClientID, true)
 	s.hook = &awsHook{s: s}
 	if err := s.addHook(s.hook); err != nil {
 		return nil, err
@@ -150,12 +159,16 @@ func (s *Server) capabilities() *mqtt.Capabilities {
 	}
 	// AWS does not support subscription identifiers (CONNACK Subscription Identifier Available = 0).
 	c.SubIDAvailable = 0
-	// MQTT 3 retained messages do not expire on AWS; MQTT 5 ones follow their Message Expiry Interval.
-	// mochi's default (one day for everything) would expire both. AWS: mqtt.html#mqtt-retain
+	// The broker keeps retained messages and queues itself and expires them as AWS does (MQTT 3 retained
+	// messages never, MQTT 5 ones with their Message Expiry Interval); mochi's default, one day for
+	// everything, must never apply. AWS: mqtt.html#mqtt-retain
 	c.MaximumMessageExpiryInterval = 0
-	// AWS keeps persistent sessions for the account's expiry period (1 h by default); session
-	// durability is handled in the next iteration, in memory meanwhile.
-	c.MaximumSessionExpiryInterval = 3600
+	// The broker expires sessions itself (Limits.SessionExpiry, sweepSessions) and lowers MQTT 5 Session
+	// Expiry Intervals in OnConnect; mochi's own expiry must never fire (it would race a reconnect).
+	c.MaximumSessionExpiryInterval = math.MaxUint32
+	// mochi queues deliveries in a per-client channel of this size, allocated at connect; the broker
+	// delivers itself (outbox.go), so the channel stays empty and is kept tiny.
+	c.MaximumClientWritesPending = 1
 	// Acks do not echo the properties of the packet they acknowledge.
 	c.Compatibilities.NoInheritedPropertiesOnAck = true
 	return c
@@ -174,6 +187,21 @@ func (s *Server) addHook(h mqtt.Hook) error {
 func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("broker: already started")
+	}
+	if s.store == nil && s.opt.StorePath != "" {
+		st, err := OpenStore(s.opt.StorePath)
+		if err != nil {
+			return err
+		}
+		s.store = st
+	}
+	if s.store != nil {
+		if err := s.restore(); err != nil {
+			_ = s.store.Close()
+			s.store = nil
+			return err
+		}
+		s.cm = newCommitter(s.store, s.log)
 	}
 	if s.opt.LogDir != "" {
 		f, err := awslog.OpenFile(s.opt.LogDir)
@@ -270,6 +298,8 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	c := newConn(tc, raw)
+	defer s.locks.unlock(c) // the client ID, if its end or its start still holds it (see idLocks)
+	defer c.finish()
 	s.connsMu.Lock()
 	if s.closing.Load() {
 		s.connsMu.Unlock()
@@ -358,6 +388,14 @@ func (s *Server) Close() error {
 				errs = append(errs, errors.New("broker: mochi-mqtt did not stop within the close timeout"))
 			}
 		}
+		if err := s.cm.close(closeTimeout); err != nil {
+			errs = append(errs, err)
+		}
+		if s.store != nil {
+			if err := s.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("broker: closing the state store: %w", err))
+			}
+		}
 		if s.logFile != nil {
 			if err := s.logFile.Close(); err != nil {
 				errs = append(errs, err)
@@ -379,18 +417,24 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
-// janitor forgets client records nobody needs any more (connect-rate stamps, lifecycle version
-// numbers of clients gone for an hour).
+// janitorInterval is how often expired sessions, messages and client records are swept. AWS ends an
+// expired session "up to 30 minutes" late; iotlab within this.
+const janitorInterval = 5 * time.Second
+
+// janitor ends expired sessions, drops expired messages, and forgets client records nobody needs any
+// more (connect-rate stamps, lifecycle version numbers of clients gone for an hour).
 func (s *Server) janitor() {
 	defer s.wg.Done()
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(janitorInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
-			s.sweepClients(s.now())
+			now := s.now()
+			s.sweepSessions(now)
+			s.sweepClients(now)
 		}
 	}
 }

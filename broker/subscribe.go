@@ -60,10 +60,12 @@ func (s *Server) onSubscribe(c *conn, pk packets.Packet) packets.Packet {
 	existing := c.cl.State.Subscriptions.Len()
 	added := map[string]bool{}
 	anyPolicyDenial := false
+	c.subHad = make([]bool, n)
 	for i := range filters {
 		f := strings.Clone(filters[i].Filter) // a string of our own: see subCheck
 		filters[i].Filter = f
 		sc.filters[i] = f
+		_, c.subHad[i] = c.cl.State.Subscriptions.Get(f)
 		var code packets.Code
 		var den *subDenial
 		switch {
@@ -107,13 +109,42 @@ func (s *Server) onSubscribe(c *conn, pk packets.Packet) packets.Packet {
 	return pk
 }
 
-// onSubscribed runs after mochi applied the SUBSCRIBE and before it writes SUBACK.
+// onSubscribed runs after mochi applied the SUBSCRIBE and before it writes SUBACK. A persistent
+// session's new subscriptions are written to the store first, so that a SUBACK means the subscription
+// survives a crash; when they cannot be, the filters are refused (SUBACK 0x80) and unsubscribed.
 func (s *Server) onSubscribed(c *conn, pk packets.Packet, reasonCodes []byte) {
 	c.subCheck.Store(nil)
 	denials := c.subDenials
 	c.subDenials = nil
+	var subs []packets.Subscription
+	for i, sub := range pk.Filters {
+		if i < len(reasonCodes) && reasonCodes[i] < packets.ErrUnspecifiedError.Code {
+			sub.Qos = reasonCodes[i]
+			subs = append(subs, sub)
+		}
+	}
+	if b := s.subscribed(c, subs); b != nil && !s.wait(c, b) {
+		s.log.Error("broker: a persistent session's subscriptions could not be stored; refused", "client", c.clientID, "err", b.err)
+		for i, sub := range pk.Filters {
+			if i < len(reasonCodes) && reasonCodes[i] < packets.ErrUnspecifiedError.Code {
+				reasonCodes[i] = packets.ErrUnspecifiedError.Code
+				if i < len(c.suback.codes) && c.suback.packetID == pk.PacketID {
+					c.suback.codes[i] = packets.ErrUnspecifiedError.Code
+				}
+				if s.mq.Topics.Unsubscribe(sub.Filter, c.clientID) {
+					c.cl.State.Subscriptions.Delete(sub.Filter)
+				}
+				for len(denials) <= i {
+					denials = append(denials, nil)
+				}
+				denials[i] = &subDenial{reason: reasonServerError}
+			}
+		}
+		s.subscribed(c, nil) // the session's '#' patterns
+	}
 	now := s.now()
 	var granted []string
+	c.pendingRetained = nil
 	for i, sub := range pk.Filters {
 		ok := i < len(reasonCodes) && reasonCodes[i] < packets.ErrUnspecifiedError.Code
 		var den *subDenial
@@ -122,6 +153,15 @@ func (s *Server) onSubscribed(c *conn, pk packets.Packet, reasonCodes []byte) {
 		}
 		if ok {
 			granted = append(granted, sub.Filter)
+			// AWS: mqtt.html#mqtt-retain — only a filter equal to the topic gets the retained message,
+			// never a wildcard or shared one. MQTT 5 Retain Handling 1 and 2 are honoured.
+			had := i < len(c.subHad) && c.subHad[i]
+			if !strings.ContainsAny(sub.Filter, "+#") && !strings.HasPrefix(sub.Filter, sharePrefix) &&
+				sub.RetainHandling != 2 && !(sub.RetainHandling == 1 && had) {
+				if d, ok := s.retainedFor(sub.Filter, reasonCodes[i]); ok {
+					c.pendingRetained = append(c.pendingRetained, d)
+				}
+			}
 		} else if den == nil {
 			den = &subDenial{reason: reasonInvalidTopic} // refused by mochi itself (e.g. shared + No Local)
 		}
@@ -147,16 +187,34 @@ func (s *Server) onSubscribed(c *conn, pk packets.Packet, reasonCodes []byte) {
 		}
 	}
 	if len(granted) > 0 {
-		s.rebuildParents(c)
 		s.publishSubscriptions(c, "subscribed", granted)
 	}
 }
 
+// wait waits for a store batch on the connection's read goroutine; false when it failed (or the
+// connection or the server ended first).
+func (s *Server) wait(c *conn, b *batch) bool {
+	select {
+	case <-b.done:
+		return b.err == nil
+	case <-c.done:
+	case <-s.ctx.Done():
+	}
+	return false
+}
+
+// onUnsubscribed runs before mochi writes UNSUBACK: a persistent session's subscriptions leave the
+// store first.
 func (s *Server) onUnsubscribed(c *conn, pk packets.Packet) {
 	now := s.now()
 	filters := make([]string, 0, len(pk.Filters))
 	for _, f := range pk.Filters {
 		filters = append(filters, f.Filter)
+	}
+	if b := s.unsubscribed(c, filters); b != nil && !s.wait(c, b) {
+		s.log.Error("broker: a persistent session's subscriptions could not be removed from the store", "client", c.clientID, "err", b.err)
+	}
+	for _, f := range pk.Filters {
 		if s.wantLog(c, awslog.Info) {
 			e := s.entry(c, now, awslog.Info, awslog.StatusSuccess, awslog.EventUnsubscribe)
 			e.TopicName = f.Filter
@@ -166,7 +224,6 @@ func (s *Server) onUnsubscribed(c *conn, pk packets.Packet) {
 			s.emit(Event{Kind: EventUnsubscribe, Time: now, ClientID: c.clientID, CertID: c.certID, Topic: f.Filter})
 		}
 	}
-	s.rebuildParents(c)
 	s.publishSubscriptions(c, "unsubscribed", filters)
 }
 
@@ -184,66 +241,21 @@ func denialDetails(reason string) string {
 		return "QoS 2 is not supported"
 	case reasonPayloadTooLarge:
 		return "The payload is larger than the limit"
+	case reasonServerError:
+		return "The broker could not store the request"
+	case reasonQueueFull:
+		return "The session's message queue is full; the message was not queued"
 	}
 	return reason
 }
 
-// rebuildParents records the patterns of the client's "x/#" filters (see hashParent), or nil when it
-// has none, so that deliveries check AWS's rule that "x/#" does not match "x" only when it could apply.
-func (s *Server) rebuildParents(c *conn) {
-	var ps []string
-	for f := range c.cl.State.Subscriptions.GetAll() {
-		if p, ok := hashParent(f); ok {
-			ps = append(ps, p)
-		}
-	}
-	if len(ps) == 0 {
-		c.parents.Store(nil)
-		return
-	}
-	c.parents.Store(&ps)
-}
-
-// receiveMatches applies AWS's topic matching where mochi's differs: mochi delivers "a/b" to a
-// subscriber of "a/b/#" (as the MQTT specification says), AWS does not. When a parent pattern matches
-// the topic, the delivery stands only if one of the client's filters matches by AWS's rules.
-// AWS: mqtt.html#mqtt-differences
-func (s *Server) receiveMatches(c *conn, topic string, parents []string) bool {
-	suspect := false
-	for _, p := range parents {
-		if filterMatches(p, topic) {
-			suspect = true
-			break
-		}
-	}
-	if !suspect {
-		return true
-	}
-	for f := range c.cl.State.Subscriptions.GetAll() {
-		if filterMatches(f, topic) {
-			return true
-		}
-	}
-	return false
-}
-
-// allowDelivery decides whether a message on topic goes to the connection: AWS's topic matching, the
-// optional delivery throttle, and iot:Receive, checked at every delivery so that a policy change takes
-// effect without a new SUBSCRIBE. AWS: iot-policy-actions ("iot:Receive … every time a message is
-// delivered")
+// allowDelivery decides whether a message on topic goes to the connection now: iot:Receive, checked at
+// every delivery so that a policy change takes effect without a new SUBSCRIBE (AWS's topic matching
+// and the delivery throttle are applied when the message is routed). AWS: iot-policy-actions
+// ("iot:Receive … every time a message is delivered")
 func (s *Server) allowDelivery(c *conn, topic string) bool {
 	if len(topic) >= 4 && strings.EqualFold(topic[:4], "$SYS") {
 		return false // mochi's own topics; AWS has none
-	}
-	if ps := c.parents.Load(); ps != nil && !s.receiveMatches(c, topic, *ps) {
-		return false
-	}
-	if s.quirks.ThrottleDeliveries && !c.pubRate.take(s.lim.PublishesPerSecond, s.now()) {
-		s.logPublish(c, awslog.EventPublishOut, topic, false, reasonThrottled)
-		if s.observed() {
-			s.emit(Event{Kind: EventDeny, ClientID: c.clientID, CertID: c.certID, Topic: topic, Reason: reasonThrottled})
-		}
-		return false
 	}
 	d := s.canReceive(c, topic)
 	if d.Effect != policy.Allowed {

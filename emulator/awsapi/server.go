@@ -5,6 +5,7 @@
 package awsapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -33,8 +34,14 @@ type Config struct {
 	Logger       *slog.Logger     // nil discards
 	Now          func() time.Time // default time.Now
 	Rand         io.Reader        // default crypto/rand
-	// Extra handles paths outside the AWS APIs, e.g. "/_iotlab/health"; nil for none.
+	// Extra handles paths outside the AWS APIs, e.g. "/_iotlab/health"; nil for none. They are served
+	// before, and without, SigV4 verification.
 	Extra map[string]http.Handler
+
+	// RequireAuth makes every AWS API request prove a SigV4 signature made with one of Credentials
+	// (access key id → secret access key); see auth.go. Off, any signature, or none, is accepted.
+	RequireAuth bool
+	Credentials map[string]string
 
 	// The iot-data plane's back ends (data.go); a nil one makes its operations answer
 	// ServiceUnavailableException.
@@ -152,10 +159,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	scope4, signed := wire.ParseScope(r)
-	if (signed && scope4.Service == "sts") || isSTS(r) {
-		s.serveSTS(w, r, reqID)
-		return
-	}
+	stsCall := (signed && scope4.Service == "sts") || isSTS(r)
 	body, err := io.ReadAll(io.LimitReader(r.Body, wire.MaxBody+1))
 	if err != nil {
 		wire.WriteError(w, "iot", reqID, awserr.InvalidReq("could not read the request body"))
@@ -163,6 +167,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(body) > wire.MaxBody {
 		wire.WriteError(w, "iot", reqID, awserr.New(awserr.RequestEntityTooLarge, "The request body is too large"))
+		return
+	}
+	if !s.authenticate(w, r, body, stsCall, reqID) {
+		return
+	}
+	if stsCall {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.serveSTS(w, r, reqID)
 		return
 	}
 	svc, rt, labels, mismatch := s.route(r, scope4, signed)

@@ -43,6 +43,7 @@ const (
 	InvalidSignature      = "InvalidSignatureException"
 	MissingAuthToken      = "MissingAuthenticationTokenException"
 	IncompleteSignature   = "IncompleteSignatureException"
+	UnrecognizedClient    = "UnrecognizedClientException"
 	Serialization         = "SerializationException"
 )
 
@@ -53,6 +54,7 @@ var frontEndStatus = map[string]int{
 	InvalidSignature:      http.StatusForbidden,
 	MissingAuthToken:      http.StatusForbidden,
 	IncompleteSignature:   http.StatusForbidden,
+	UnrecognizedClient:    http.StatusForbidden,
 	Serialization:         http.StatusBadRequest,
 	MethodNotAllowed:      http.StatusMethodNotAllowed,
 	RequestEntityTooLarge: http.StatusRequestEntityTooLarge,

@@ -166,3 +166,31 @@ func ParseFunctions(specs []string) (map[string]rules.Function, error) {
 	}
 	return fns, nil
 }
+
+// retained is iot-data's view of the broker's retained messages.
+type retained struct{ b *broker.Server }
+
+func (r retained) RetainedMessage(topic string) (awsapi.RetainedMessage, bool) {
+	m, ok := r.b.RetainedMessage(topic)
+	if !ok {
+		return awsapi.RetainedMessage{}, false
+	}
+	return toAPIRetained(m), true
+}
+
+func (r retained) RetainedMessages() []awsapi.RetainedMessage {
+	page, _ := r.b.RetainedTopics("", 0)
+	out := make([]awsapi.RetainedMessage, 0, len(page))
+	for _, m := range page {
+		out = append(out, toAPIRetained(m))
+	}
+	return out
+}
+
+func toAPIRetained(m broker.RetainedMessage) awsapi.RetainedMessage {
+	out := awsapi.RetainedMessage{Topic: m.Topic, Payload: m.Payload, PayloadSize: m.PayloadSize, QoS: m.QoS, LastModified: m.LastModified}
+	for _, u := range m.UserProperties {
+		out.UserProperties = append(out.UserProperties, awsapi.UserProperty{Key: u.Key, Value: u.Value})
+	}
+	return out
+}

@@ -94,15 +94,17 @@ func (i *Instance) startBroker() error {
 		limits = broker.NoQuotas()
 	}
 	b, err := broker.New(broker.Options{
-		Addr:         i.cfg.MQTTAddr,
-		TLSConfig:    i.CA.ServerTLSConfig(),
-		Directory:    directory{reg: i.Registry, sc: sc},
-		Account:      i.cfg.Account,
-		Region:       i.cfg.Region,
-		EndpointHost: i.cfg.EndpointHost,
-		Limits:       limits,
-		LogDir:       filepath.Join(i.cfg.StateDir, "logs"),
-		Logger:       i.log.With("component", "broker"),
+		Addr:             i.cfg.MQTTAddr,
+		TLSConfig:        i.CA.ServerTLSConfig(),
+		Directory:        directory{reg: i.Registry, sc: sc},
+		Account:          i.cfg.Account,
+		Region:           i.cfg.Region,
+		EndpointHost:     i.cfg.EndpointHost,
+		Limits:           limits,
+		HandshakeTimeout: i.cfg.HandshakeTimeout,
+		StorePath:        filepath.Join(i.cfg.StateDir, "broker.db"),
+		LogDir:           filepath.Join(i.cfg.StateDir, "logs"),
+		Logger:           i.log.With("component", "broker"),
 	})
 	if err != nil {
 		return fmt.Errorf("instance: broker: %w", err)

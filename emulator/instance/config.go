@@ -5,10 +5,11 @@ package instance
 
 import (
 	"fmt"
-
-	"github.com/iotlab/iotlab/emulator/rules"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/iotlab/iotlab/emulator/rules"
 )
 
 // Defaults. Every listener is on loopback unless the user asks for another address.
@@ -38,7 +39,13 @@ type Config struct {
 	Functions     map[string]rules.Function
 	FunctionSpecs StringList
 	Limits        string // "aws" (default) or "none": rate and count quotas off, never identity or policy
-	Version       string
+	// RequireAuth makes the API verify SigV4 signatures against Credentials, an AWS shared-credentials
+	// file ("" = <state-dir>/credentials, generated with one pair on first use).
+	RequireAuth bool
+	Credentials string
+	// HandshakeTimeout bounds the mTLS broker's wait from accept to MQTT CONNECT (0 = the broker's 10 s).
+	HandshakeTimeout time.Duration
+	Version          string
 }
 
 // WithDefaults fills the zero fields.

@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +42,10 @@ type Instance struct {
 	apiLn  net.Listener
 	apiSrv *http.Server
 	lab    *lab.Server
+
+	creds     []Credential // --require-auth: the API's access keys, read from credsPath
+	credsPath string
+
 	// Broker is the mTLS MQTT broker with AWS IoT Core semantics.
 	Broker  *broker.Server
 	Shadows *shadowsvc.Service
@@ -54,6 +59,9 @@ type Instance struct {
 // Start opens the state dir and starts every listener. When it returns, each one accepts connections.
 func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 	cfg = cfg.WithDefaults()
+	if cfg.Credentials != "" && !cfg.RequireAuth {
+		return nil, errors.New("instance: --credentials is used only with --require-auth")
+	}
 	if logOut == nil {
 		logOut = io.Discard
 	}
@@ -121,6 +129,11 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		return nil, err
 	}
 
+	if cfg.RequireAuth {
+		if i.credsPath, i.creds, err = loadCredentials(cfg.Credentials, cfg.StateDir, rand.Reader); err != nil {
+			return nil, err
+		}
+	}
 	if i.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
 		return nil, fmt.Errorf("instance: api listener: %w", err)
 	}
@@ -132,8 +145,11 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		CA:           i.CA,
 		DataPlane:    dataPlane{i.Broker},
 		Shadows:      i.Shadows,
+		Retained:     retained{i.Broker},
 		Logger:       log.With("component", "api"),
 		Extra:        map[string]http.Handler{"/_iotlab/health": http.HandlerFunc(i.health)},
+		RequireAuth:  cfg.RequireAuth,
+		Credentials:  credentialMap(i.creds),
 	})
 	i.apiSrv = &http.Server{Handler: i.API, ReadHeaderTimeout: 10 * time.Second}
 	i.wg.Add(1)
@@ -223,7 +239,12 @@ func (i *Instance) Banner() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "iotlab %s — AWS IoT Core on this machine (account %s, region %s)\n", h.Version, h.Account, h.Region)
 	fmt.Fprintf(&b, "  state dir     %s\n", h.StateDir)
-	fmt.Fprintf(&b, "  AWS API       %s   (iot, iot-data, sts; any SigV4 credentials)\n", h.API)
+	if i.cfg.RequireAuth {
+		fmt.Fprintf(&b, "  AWS API       %s   (iot, iot-data, sts; SigV4 verified, --require-auth)\n", h.API)
+		fmt.Fprintf(&b, "  credentials   %s\n", i.credsPath)
+	} else {
+		fmt.Fprintf(&b, "  AWS API       %s   (iot, iot-data, sts; any SigV4 credentials)\n", h.API)
+	}
 	if h.MQTT != "" {
 		fmt.Fprintf(&b, "  MQTT (mTLS)   %s   (AWS IoT Core semantics, region %s)\n", h.MQTT, h.Region)
 	}
@@ -236,7 +257,11 @@ func (i *Instance) Banner() string {
 	fmt.Fprintf(&b, "\nPoint boto3, the aws CLI and the AWS SDKs at it:\n")
 	fmt.Fprintf(&b, "  export AWS_ENDPOINT_URL=%s\n", h.API)
 	fmt.Fprintf(&b, "  export AWS_REGION=%s AWS_DEFAULT_REGION=%s\n", h.Region, h.Region)
-	fmt.Fprintf(&b, "  export AWS_ACCESS_KEY_ID=iotlab AWS_SECRET_ACCESS_KEY=iotlab\n")
+	key, secret := "iotlab", "iotlab"
+	if len(i.creds) > 0 {
+		key, secret = i.creds[0].AccessKeyID, i.creds[0].SecretAccessKey
+	}
+	fmt.Fprintf(&b, "  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", key, secret)
 	return b.String()
 }
 
