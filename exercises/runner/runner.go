@@ -170,13 +170,14 @@ func (r *Runner) Applicable(s exercises.Step) (bool, string) {
 
 // RunStep performs the step's actions, then evaluates its expectations. It never panics on a failing
 // target: failures are in the result.
-func (r *Runner) RunStep(ctx context.Context, scenario string, s exercises.Step) StepResult {
+func (r *Runner) RunStep(ctx context.Context, scenario string, s exercises.Step) (res StepResult) {
 	start := time.Now()
-	res := StepResult{Scenario: scenario, Step: s}
+	res = StepResult{Scenario: scenario, Step: s}
 	r.mu.Lock()
 	r.step, r.events = scenario+"/"+s.ID, nil
 	r.mu.Unlock()
 	r.emit(exercises.Event{Source: "runner", Kind: exercises.EvStep, Detail: s.Title})
+	// A named result, so what the deferred function sets reaches the caller.
 	defer func() {
 		r.mu.Lock()
 		res.Events, r.events = r.events, nil

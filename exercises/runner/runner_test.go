@@ -159,3 +159,19 @@ func listThings(t *testing.T, inst *instance.Instance) []string {
 	}
 	return names
 }
+
+// TestRunStepReportsEventsAndDuration is the regression test for RunStep returning its result before
+// the deferred function had filled in Events and Duration.
+func TestRunStepReportsEventsAndDuration(t *testing.T) {
+	tg := startLocal(t)
+	r := runner.New(tg, runner.Options{Prefix: "t" + runner.NewRunID() + "-d-"})
+	defer r.Close(context.Background())
+	sc, _ := exercises.Chapter(2)
+	res := r.RunStep(context.Background(), sc.ID, sc.Steps[0])
+	if res.Duration <= 0 {
+		t.Errorf("Duration = %v, want > 0", res.Duration)
+	}
+	if len(res.Events) == 0 {
+		t.Errorf("no Events in the result")
+	}
+}
