@@ -33,12 +33,13 @@ func (i *Instance) startBackend() error {
 	}
 	i.Shadows = svc
 	eng, err := rules.New(rules.Options{
-		Rules:     ruleSource{reg: i.Registry, sc: sc},
-		Publisher: rulePublisher{b},
-		Functions: i.cfg.Functions,
-		Account:   i.cfg.Account,
-		Region:    i.cfg.Region,
-		Logger:    i.log.With("component", "rules"),
+		Rules:       ruleSource{reg: i.Registry, sc: sc},
+		Publisher:   rulePublisher{b},
+		Functions:   i.cfg.Functions,
+		FunctionEnv: []string{"AWS_ENDPOINT_URL=" + i.APIURL(), "AWS_DEFAULT_REGION=" + i.cfg.Region},
+		Account:     i.cfg.Account,
+		Region:      i.cfg.Region,
+		Logger:      i.log.With("component", "rules"),
 	})
 	if err != nil {
 		svc.Close()

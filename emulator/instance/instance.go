@@ -122,6 +122,11 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		return nil, err
 	}
 
+	// The API's address is known before the backend starts: local functions are told it.
+	if i.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+		return nil, fmt.Errorf("instance: api listener: %w", err)
+	}
+	i.closers = append(i.closers, func() error { i.apiLn.Close(); return nil })
 	if err := i.startBroker(); err != nil {
 		return nil, err
 	}
@@ -133,9 +138,6 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		if i.credsPath, i.creds, err = loadCredentials(cfg.Credentials, cfg.StateDir, rand.Reader); err != nil {
 			return nil, err
 		}
-	}
-	if i.apiLn, err = net.Listen("tcp", cfg.APIAddr); err != nil {
-		return nil, fmt.Errorf("instance: api listener: %w", err)
 	}
 	i.API = awsapi.New(awsapi.Config{
 		Account:      cfg.Account,

@@ -396,7 +396,7 @@ func (e *Engine) invokeCommand(ctx context.Context, name string, command []strin
 	cmd.Stdin = bytes.NewReader(event)
 	var stdout, stderr cappedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = append(os.Environ(), "AWS_LAMBDA_FUNCTION_NAME="+name, "AWS_REGION="+e.opt.Region)
+	cmd.Env = append(append(os.Environ(), e.opt.FunctionEnv...), "AWS_LAMBDA_FUNCTION_NAME="+name, "AWS_REGION="+e.opt.Region)
 	cmd.WaitDelay = time.Second // a child that keeps the pipes open must not hold the engine
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("function %s could not be started: %w", name, err)

@@ -119,6 +119,9 @@ type Options struct {
 	// Functions maps a Lambda function ARN, or a bare function name (optionally "name:qualifier"),
 	// to its local handler. A lambda action whose function is not here fails.
 	Functions map[string]Function
+	// FunctionEnv is added to the environment of command functions, e.g. AWS_ENDPOINT_URL so that a
+	// function's SDK calls (iot-data UpdateThingShadow, say) reach this iotlab, as a Lambda's reach AWS.
+	FunctionEnv []string
 	// HTTPClient makes the requests of http actions and URL functions. The default does not follow
 	// redirects and uses no proxy; every request is bounded by a 3 s timeout anyway.
 	HTTPClient *http.Client
