@@ -165,7 +165,7 @@ func printConnections(w io.Writer, r *Report) {
 	t := &table{
 		title: fmt.Sprintf("Connections — %s mTLS devices (ECDSA P-256, certificates from CreateCertificateFromCsr), each subscribed, kept idle",
 			groupThousands(int64(r.Settings.Connections))),
-		head: []string{"broker", "connects/s", "p99 connect", "broker CPU/conn", "RSS per conn", "RSS"},
+		head: []string{"broker", "connects/s", "p99 connect", "broker CPU/conn", "generator CPU/conn", "RSS per conn", "RSS"},
 	}
 	for _, tg := range []struct{ id, label string }{{TargetIotlab, "iotlab"}, {TargetMochi, "(a) mochi"}, {TargetMosquitto, "(b) mosquitto"}} {
 		if _, ok := r.Get("connections", name, tg.id, "rate"); !ok {
@@ -174,6 +174,7 @@ func printConnections(w io.Writer, r *Report) {
 		t.row(tg.label, fmtRate(r.value("connections", name, tg.id, "rate")),
 			fmtDur(time.Duration(r.value("connections", name, tg.id, "p99")*float64(time.Second))),
 			fmtMicros(r.value("connections", name, tg.id, "cpu_per_conn")),
+			fmtMicros(r.value("connections", name, tg.id, "generator_cpu_per_conn")),
 			fmtBytes(r.value("connections", name, tg.id, "rss_per_conn")),
 			fmt.Sprintf("%.0f MB", r.value("connections", name, tg.id, "rss")/(1<<20)))
 	}

@@ -137,10 +137,15 @@ func procStatusKB(pid int, field string) (int64, error) {
 }
 
 // CPUTime is the CPU time (user + system) the process has used so far, from /proc/<pid>/stat, in
-// clock ticks of 10 ms. Unlike a rate, the CPU a broker spends per message or per connection hardly
-// depends on what else runs on the machine.
-func (p *Proc) CPUTime() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
+// clock ticks of 10 ms. The CPU a broker spends per message or per connection depends much less on
+// what else runs on the machine than a rate does.
+func (p *Proc) CPUTime() (time.Duration, error) { return cpuTime(strconv.Itoa(p.PID())) }
+
+// selfCPUTime is the bench's own CPU time: the load generator's side.
+func selfCPUTime() (time.Duration, error) { return cpuTime("self") }
+
+func cpuTime(pid string) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		return 0, fmt.Errorf("loadtest: %w", err)
 	}

@@ -186,10 +186,13 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2f s", d.Seconds())
 }
 
-// fmtMicros prints seconds as microseconds with one decimal, for per-message CPU costs.
+// fmtMicros prints seconds as microseconds with one decimal (milliseconds from 1 ms), for CPU costs.
 func fmtMicros(sec float64) string {
-	if sec == 0 {
+	switch {
+	case sec == 0:
 		return "—"
+	case sec >= 1e-3:
+		return fmt.Sprintf("%.2f ms", sec*1e3)
 	}
 	return fmt.Sprintf("%.1f µs", sec*1e6)
 }
@@ -198,10 +201,13 @@ func fmtBytes(v float64) string {
 	if v == 0 {
 		return "—"
 	}
-	if v < 10<<10 {
+	switch {
+	case v < 10<<10:
 		return fmt.Sprintf("%.1f KB", v/1024)
+	case v < 10<<20:
+		return fmt.Sprintf("%.0f KB", v/1024)
 	}
-	return fmt.Sprintf("%.0f KB", v/1024)
+	return fmt.Sprintf("%.0f MB", v/(1<<20))
 }
 
 // fmtRatio prints a/b with a mark saying whether it meets goal (a ratio that must be reached);
@@ -296,6 +302,9 @@ func Compare(w io.Writer, old, cur *Report) {
 			old.Started.Format(time.DateTime), quickWord(old.Quick), old.Host.LoadBefore, quickWord(cur.Quick), cur.Host.LoadBefore),
 		head: []string{"figure", "old", "new", "change"},
 	}
+	if old.Quick != cur.Quick || old.Settings != cur.Settings {
+		t.foot = append(t.foot, "the two runs differ in size (--quick or settings): figures that depend on counts (RSS, ListThings, start-up) do not compare")
+	}
 	keys := make([]string, 0, len(cur.Results))
 	byKey := map[string]Result{}
 	for _, r := range cur.Results {
@@ -344,7 +353,7 @@ func fmtValue(v float64, unit string) string {
 		return fmtDur(time.Duration(v * float64(time.Second)))
 	case "B":
 		return fmtBytes(v)
-	case "msgs/s", "req/s", "conn/s":
+	case "msgs/s", "req/s", "conn/s", "devices/s":
 		return fmtRate(v) + " " + unit
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64) + " " + unit

@@ -296,8 +296,8 @@ func measureLatency(ctx context.Context, pub, sub *Client, topic string, rate in
 	}
 	// Once its read loop has ended, nothing writes lat and seen any more.
 	r := LatencyResult{Sent: n - warm}
-	pub.Abort()
-	sub.Abort()
+	_ = pub.Close()
+	_ = sub.Close()
 	<-sub.Done()
 	for i := warm; i < n; i++ {
 		if seen[i] {
