@@ -272,6 +272,15 @@ func (r *Runner) do(ctx context.Context, s exercises.Step, a exercises.Action) e
 		if a.Retain && cs.listener == exercises.MTLS && err == nil && ack.Code < 0x80 {
 			r.record(target.Resource{Kind: target.KindRetained, Name: topic})
 		}
+		// A QoS 0 PUBLISH has no acknowledgement: the broker may route it after what the step does
+		// next (a reconnect, say). Let it land first, as it would for a learner typing commands.
+		if a.QoS == 0 && err == nil {
+			select {
+			case <-time.After(settle):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 	case exercises.Disconnect:
 		cs, err := r.client(a.Client)
 		if err != nil {
@@ -284,6 +293,15 @@ func (r *Runner) do(ctx context.Context, s exercises.Step, a exercises.Action) e
 			return err
 		}
 		cs.c.Drop()
+		// The broker learns of a dropped connection only when its read fails; until then it still
+		// delivers to the old connection. Give it that moment, as a real network drop would, so what
+		// is published next finds the client offline. (A bounded pause: the broker is not observable
+		// on every target.)
+		select {
+		case <-time.After(settle):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	case exercises.StartLock:
 		d, err := r.device(a.Device)
 		if err != nil {
@@ -483,3 +501,7 @@ func errorCode(err error) string {
 	}
 	return ""
 }
+
+// settle is how long the runner lets the broker catch up with what it cannot observe on every target:
+// a dropped connection, a QoS 0 message in flight.
+const settle = 300 * time.Millisecond
