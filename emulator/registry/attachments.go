@@ -330,7 +330,7 @@ func (r *Registry) listOrdered(sc Scope, p Page, ascending bool, items func(*sta
 		for _, n := range names {
 			byKey[nameOrderKey(n, ascending)] = n
 		}
-		keys, nt, err := paginate(sortedKeys(byKey, nil), markerPage(p))
+		keys, nt, err := pageOf(byKey, nil, markerPage(p))
 		if err != nil {
 			return err
 		}
@@ -528,7 +528,7 @@ func (r *Registry) ListThingPrincipals(sc Scope, thingName, typ string, p Page) 
 				byARN[tp.Principal] = pt
 			}
 		}
-		keys, nt, err := paginate(sortedKeys(byARN, nil), listPage(p))
+		keys, nt, err := pageOf(byARN, nil, listPage(p))
 		if err != nil {
 			return err
 		}
@@ -564,7 +564,7 @@ func (r *Registry) ListPrincipalThings(sc Scope, principal, typ string, p Page) 
 				byName[pt.Thing] = pt
 			}
 		}
-		keys, nt, err := paginate(sortedKeys(byName, nil), listPage(p))
+		keys, nt, err := pageOf(byName, nil, listPage(p))
 		if err != nil {
 			return err
 		}

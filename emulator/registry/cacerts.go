@@ -237,7 +237,7 @@ func (r *Registry) ListCACertificates(sc Scope, templateName string, ascending b
 				byKey[creationKey(c.Created, c.ID, ascending)] = c
 			}
 		}
-		keys, nt, err := paginate(sortedKeys(byKey, nil), markerPage(p))
+		keys, nt, err := pageOf(byKey, nil, markerPage(p))
 		if err != nil {
 			return err
 		}

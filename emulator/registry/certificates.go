@@ -315,7 +315,7 @@ func (r *Registry) ListCertificates(sc Scope, caID string, ascending bool, p Pag
 				byKey[creationKey(c.Created, c.ID, ascending)] = c
 			}
 		}
-		keys, nt, err := paginate(sortedKeys(byKey, nil), markerPage(p))
+		keys, nt, err := pageOf(byKey, nil, markerPage(p))
 		if err != nil {
 			return err
 		}

@@ -203,7 +203,7 @@ func (r *Registry) ListV2LoggingLevels(sc Scope, targetType string, p Page) ([]L
 			all[key] = lt
 		}
 		p.Default, p.Limit = 250, 250
-		keys, nt, err := paginate(sortedKeys(all, nil), p)
+		keys, nt, err := pageOf(all, nil, p)
 		if err != nil {
 			return err
 		}

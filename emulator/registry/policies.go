@@ -168,7 +168,7 @@ func (r *Registry) ListPolicies(sc Scope, ascending bool, p Page) ([]Policy, str
 		for _, pol := range s.policies {
 			byKey[creationKey(pol.Created, pol.Name, ascending)] = pol
 		}
-		keys, nt, err := paginate(sortedKeys(byKey, nil), markerPage(p))
+		keys, nt, err := pageOf(byKey, nil, markerPage(p))
 		if err != nil {
 			return err
 		}

@@ -454,7 +454,7 @@ func (r *Registry) ListTopicRules(sc Scope, in ListTopicRulesInput) ([]*TopicRul
 			}
 			return in.Topic == "" || rule.Topic == in.Topic || (rule.Topic != "" && sql.MatchTopic(rule.Topic, in.Topic))
 		}
-		names, nt, err := paginate(sortedKeys(s.extra[ruleKind], keep), p)
+		names, nt, err := pageOf(s.extra[ruleKind], keep, p)
 		if err != nil {
 			return err
 		}

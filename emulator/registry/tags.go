@@ -145,7 +145,7 @@ func (r *Registry) ListTagsForResource(sc Scope, resourceARN string, p Page) ([]
 			return err
 		}
 		tags := s.tags[resourceARN]
-		keys, nt, err := paginate(sortedKeys(tags, nil), listPage(p))
+		keys, nt, err := pageOf(tags, nil, listPage(p))
 		if err != nil {
 			return err
 		}

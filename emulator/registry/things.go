@@ -306,7 +306,7 @@ func (r *Registry) ListThings(sc Scope, in ListThingsInput) ([]*Thing, string, e
 		next string
 	)
 	err := r.view(sc, func(s *state) error {
-		names, nt, err := paginate(sortedKeys(s.things, keep), listPage(in.Page))
+		names, nt, err := pageOf(s.things, keep, listPage(in.Page))
 		if err != nil {
 			return err
 		}
