@@ -107,6 +107,11 @@ type conn struct {
 
 	pubRate rateBucket // inbound PUBLISH (and deliveries with Quirks.ThrottleDeliveries)
 
+	// Read goroutine only: the inbound packet boundaries (see framer), and the Maximum Packet Size
+	// they are checked against, set in OnConnect.
+	frames    framer
+	maxPacket int
+
 	logState   atomic.Uint64                  // Server.logGen<<8 | the file log threshold for this connection
 	logSubject atomic.Pointer[awslog.Subject] // set once established
 }
@@ -143,6 +148,11 @@ func connOf(cl *mqtt.Client) *conn {
 // AWS: mqtt.html#mqtt5-reason-codes, life-cycle-events
 func (c *conn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
+	if n > 0 && !c.frames.broken {
+		if f := c.frames.feed(b[:n], c.maxPacket); f != frameOK {
+			c.frameFault(f)
+		}
+	}
 	if err != nil && n == 0 && c.established.Load() {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && c.setReason(reasonKeepAliveTimeout) && c.version == 5 {
@@ -150,6 +160,22 @@ func (c *conn) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// frameFault answers a fault mochi would end the connection on silently (see framer): MQTT 5 clients
+// get the DISCONNECT first. A fault in bytes that arrived with the CONNECT, before OnConnect, is left
+// to mochi. AWS: mqtt.html#mqtt5-reason-codes; [MQTT-3.2.2-15], [MQTT-4.13.2-1]
+func (c *conn) frameFault(f frameFault) {
+	if !c.ready.Load() || c.version != 5 || !c.setReason(reasonClientError) {
+		return
+	}
+	c.stopped.Store(true)
+	switch f {
+	case frameTooLarge:
+		c.sendDisconnect(packets.ErrPacketTooLarge)
+	case frameEmptyAuth:
+		c.sendDisconnect(packets.ErrProtocolViolation) // checklist 20 (V): AUTH is not supported
+	}
 }
 
 // Close is mochi closing the connection; the flag is up before the peer can see the close.

@@ -47,6 +47,7 @@ func (s *Server) onConnect(cl *mqtt.Client, pk packets.Packet) error {
 	}
 	c.cl = cl
 	c.version = cl.Properties.ProtocolVersion
+	c.maxPacket = s.lim.PacketBytes
 	c.ready.Store(true)
 	c.clientID = cl.ID // mochi has assigned an ID when the client sent none [MQTT-3.1.3-6]
 	c.lifecycle = !strings.ContainsAny(c.clientID, "+#")
@@ -116,14 +117,17 @@ func (s *Server) onConnect(cl *mqtt.Client, pk packets.Packet) error {
 //
 // OnConnect then restores the client's own flag for the new session's persistence.
 // AWS: mqtt.html#mqtt-persistent-sessions
-func (s *Server) onConnectRead(c *conn, pk packets.Packet) packets.Packet {
+func (s *Server) onConnectRead(c *conn, pk packets.Packet) (packets.Packet, error) {
+	if err := s.screenConnect(c, pk); err != nil {
+		return pk, err
+	}
 	c.cleanStart = pk.Connect.Clean
 	if pk.Connect.Clean || pk.Connect.ClientIdentifier == "" {
-		return pk
+		return pk, nil
 	}
 	old, ok := s.mq.Clients.Get(pk.Connect.ClientIdentifier)
 	if !ok {
-		return pk
+		return pk, nil
 	}
 	c.crossVersion = versionClass(old.Properties.ProtocolVersion) != versionClass(pk.ProtocolVersion)
 	stopped := old.Closed()
@@ -135,7 +139,57 @@ func (s *Server) onConnectRead(c *conn, pk packets.Packet) packets.Packet {
 	if c.crossVersion || ending {
 		pk.Connect.Clean = true
 	}
-	return pk
+	return pk, nil
+}
+
+// errMalformedConnect ends a connection whose CONNECT screenConnect refused; mochi closes it without
+// a CONNACK of its own (only ErrRejectPacket stops mochi's OnPacketRead).
+var errMalformedConnect = fmt.Errorf("broker: malformed CONNECT: %w", packets.ErrRejectPacket)
+
+// screenConnect refuses, before mochi validates it, a CONNECT that mochi would answer with an MQTT 5
+// reason code where MQTT 3.1.1 defines none, or that comes with a certificate that is no identity:
+//   - an unregistered, inactive or expired certificate never gets a CONNACK for a malformed CONNECT
+//     (research §4.2, checklist 4); a well-formed one is refused in OnConnect, AWS's way;
+//   - any protocol level but 5 is answered as MQTT 3.1.1 does: an unsupported level gets CONNACK 0x01
+//     [MQTT-3.1.2-2], a client ID of zero bytes without Clean Session 0x02 [MQTT-3.1.3-8], and any
+//     other fault (protocol name [MQTT-3.1.2-1], reserved flag [MQTT-3.1.2-3], inconsistent flags) a
+//     close without CONNACK [MQTT-4.8.0-1].
+//
+// MQTT 5 CONNECTs from a known certificate stay with mochi, whose CONNACK reason codes are MQTT 5's.
+func (s *Server) screenConnect(c *conn, pk packets.Packet) error {
+	code := pk.ConnectValidate()
+	v311 := pk.ProtocolVersion != 5
+	if v311 && code == packets.CodeSuccess && !pk.Connect.Clean && pk.Connect.ClientIdentifier == "" {
+		code = packets.ErrClientIdentifierNotValid
+	}
+	if v311 && code == packets.CodeSuccess && pk.ProtocolVersion != 4 {
+		code = packets.ErrUnsupportedProtocolVersion // MQTT 3.1 (MQIsdp): AWS: mqtt.html — 3.1.1 and 5 only
+	}
+	if code == packets.CodeSuccess {
+		return nil
+	}
+	if _, ok := s.checkIdentity(c, c.tls.ConnectionState().PeerCertificates, s.now()); !ok {
+		s.log.Debug("broker: malformed CONNECT from an unknown certificate", "remote", c.remoteIP, "cert", c.certID, "err", code.Reason)
+		return errMalformedConnect
+	}
+	if !v311 {
+		return nil
+	}
+	var rc byte
+	switch code {
+	case packets.ErrProtocolViolationProtocolVersion, packets.ErrUnsupportedProtocolVersion:
+		rc = 0x01 // unacceptable protocol level
+	case packets.ErrClientIdentifierNotValid:
+		rc = 0x02 // identifier rejected
+	}
+	if rc != 0 {
+		// The CONNACK of MQTT 3.1.1 (fixed header, acknowledge flags, return code), written straight to
+		// the connection: mochi's client has no protocol version yet to encode one with.
+		_ = c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.Conn.Write([]byte{byte(packets.Connack) << 4, 2, 0, rc})
+	}
+	s.log.Debug("broker: malformed CONNECT", "remote", c.remoteIP, "level", pk.ProtocolVersion, "err", code.Reason, "connack", rc)
+	return errMalformedConnect
 }
 
 // capSessionExpiry lowers an MQTT 5 Session Expiry Interval above the account's expiry period to it;

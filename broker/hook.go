@@ -78,7 +78,7 @@ func (h *awsHook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Pack
 	}
 	if !c.authorized {
 		if pk.FixedHeader.Type == packets.Connect {
-			return h.s.onConnectRead(c, pk), nil
+			return h.s.onConnectRead(c, pk)
 		}
 		return pk, nil
 	}
