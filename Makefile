@@ -4,7 +4,7 @@ BIN     ?= bin/iotlab
 PKGS    := ./...
 FUZZTIME ?= 10s
 
-.PHONY: run test build lint deps bench fuzz race generate clean
+.PHONY: run test build lint deps bench fuzz soak race generate clean
 
 ## run: start iotlab with the default state dir (Ctrl-C stops it)
 run:
@@ -47,6 +47,60 @@ fuzz:
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
+## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
+## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
+## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
+SOAK_ROUNDS   ?= 20
+SOAK_DURATION ?= 10m
+soak:
+	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
+
+## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
+## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
+## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
+## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
+SOAK_ROUNDS   ?= 20
+SOAK_DURATION ?= 10m
+soak:
+	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
+
+## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
+## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
+## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
+## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
+SOAK_ROUNDS   ?= 20
+SOAK_DURATION ?= 10m
+soak:
+	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
+
+## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
+## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
+## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
+## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
+SOAK_ROUNDS   ?= 20
+SOAK_DURATION ?= 10m
+soak:
+	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
+
+## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
+## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
+## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
+## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
+SOAK_ROUNDS   ?= 20
+SOAK_DURATION ?= 10m
+soak:
+	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
+
+## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
+## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
+## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
+## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
+SOAK_ROUNDS   ?= 20
+SOAK_DURATION ?= 10m
+soak:
+	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
 
 ## race: the tests under the race detector (slower)
 race:

@@ -45,6 +45,7 @@ flags:
 	comparePath := fs.String("compare", "", "a previous --json file to compare the results with")
 	fs.StringVar(&cfg.GoBench, "gobench", "", "`go test -bench` output to fold in (policy engine figures)")
 	phases := fs.String("phases", "", "comma-separated subset of: "+strings.Join(loadtest.AllPhases, ","))
+	fs.IntVar(&cfg.Connections, "connections", 0, "devices of the connections phase (default 10000, 500 with --quick)")
 	fs.StringVar(&cfg.Mosquitto, "mosquitto", "", "mosquitto binary (default /usr/sbin/mosquitto or PATH)")
 	fs.StringVar(&cfg.Dir, "dir", "", "work dir, kept afterwards (default: a temporary one, removed)")
 	fs.StringVar(&cfg.Exe, "iotlab", "", "iotlab binary under test (default: this one)")

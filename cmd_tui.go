@@ -201,7 +201,7 @@ func openWalkthroughLocal(ctx context.Context, tf *targetFlags, logOut io.Writer
 	for _, a := range []struct {
 		name string
 		addr *string
-	}{{"api-addr", &c.APIAddr}, {"mqtt-addr", &c.MQTTAddr}, {"lab-addr", &c.LabAddr}} {
+	}{{"api-addr", &c.APIAddr}, {"mqtt-addr", &c.MQTTAddr}, {"lab-addr", &c.LabAddr}, {"https-addr", &c.HTTPSAddr}} {
 		if !given(tf, a.name) {
 			*a.addr = "127.0.0.1:0"
 		}

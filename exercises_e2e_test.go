@@ -57,7 +57,8 @@ func TestCheckLocalPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## chapter 1: The registry", "## chapter 10: The switch to AWS", "§11.45", "| PASS |"} {
+	// The throwaway instance throttles its API and has probe 96's failing function: both probes pass.
+	for _, want := range []string{"## chapter 1: The registry", "## chapter 10: The switch to AWS", "§11.45", "| PASS |", "| PASS | §11.79 |", "| PASS | §11.96 |"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -88,6 +88,8 @@ func commonFlags(fs *flag.FlagSet, c *instance.Config) {
 	fs.BoolVar(&c.Ephemeral, "ephemeral", envOr("ephemeral", "") == "true", "use a throwaway state dir, removed on exit")
 	str(&c.APIAddr, "api-addr", instance.DefaultAPIAddr, "AWS API listen address (port 0 picks one)")
 	str(&c.MQTTAddr, "mqtt-addr", instance.DefaultMQTTAddr, "mTLS MQTT listen address")
+	str(&c.HTTPSAddr, "https-addr", instance.DefaultHTTPSAddr, `device HTTPS (iot-data with client certificates, AWS's 8443) listen address, or "off"`)
+	str(&c.ALPNAddr, "alpn-addr", "off", `listen address playing AWS's 443 (ALPN x-amzn-mqtt-ca: MQTT; x-amzn-http-ca or none: HTTPS), or "off"`)
 	str(&c.LabAddr, "lab-addr", instance.DefaultLabAddr, `lab (plain MQTT) listen address, or "off"`)
 	str(&c.LabACL, "lab-acl", "", "Mosquitto-style ACL file for the lab listener")
 	str(&c.EndpointHost, "endpoint-host", instance.DefaultEndpointHost, "host DescribeEndpoint returns (must resolve here)")
@@ -97,6 +99,7 @@ func commonFlags(fs *flag.FlagSet, c *instance.Config) {
 	str(&c.Limits, "limits", "aws", `broker quotas: "aws" or "none" (load tests; identity and policy still checked)`)
 	fs.Var(&c.FunctionSpecs, "function", "a rules lambda handler: NAME=URL or NAME=COMMAND (repeatable)")
 	fs.BoolVar(&c.RequireAuth, "require-auth", envOr("require-auth", "") == "true", "verify the API's SigV4 signatures against --credentials")
+	fs.BoolVar(&c.APIThrottle, "api-throttle", envOr("api-throttle", "") == "true", "throttle API calls beyond AWS's per-API rate quotas (ThrottlingException), as AWS does")
 	str(&c.Credentials, "credentials", "", "AWS shared-credentials file of the API's keys for --require-auth (default: <state-dir>/credentials, generated)")
 	fs.DurationVar(&c.HandshakeTimeout, "mqtt-handshake-timeout", envDuration("mqtt-handshake-timeout"), "longest wait from TCP accept to MQTT CONNECT (0: 10s)")
 }

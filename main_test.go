@@ -62,7 +62,7 @@ func startUp(t *testing.T, stateDir string, extra ...string) *proc {
 
 func tryStartUp(t *testing.T, stateDir string, extra ...string) (*proc, error) {
 	t.Helper()
-	args := append([]string{"up", "--state-dir", stateDir, "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0", "--lab-addr", "127.0.0.1:0"}, extra...)
+	args := append([]string{"up", "--state-dir", stateDir, "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0", "--lab-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(os.Environ(), "IOTLAB_LOG_LEVEL=warn")
 	out, _ := cmd.StdoutPipe()

@@ -78,7 +78,7 @@ func TestTUIWithoutATerminal(t *testing.T) {
 	}
 
 	cmd := exec.Command(binPath)
-	cmd.Env = append(os.Environ(), "IOTLAB_STATE_DIR="+t.TempDir(), "IOTLAB_API_ADDR=127.0.0.1:0", "IOTLAB_MQTT_ADDR=127.0.0.1:0", "IOTLAB_LAB_ADDR=127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "IOTLAB_STATE_DIR="+t.TempDir(), "IOTLAB_API_ADDR=127.0.0.1:0", "IOTLAB_MQTT_ADDR=127.0.0.1:0", "IOTLAB_LAB_ADDR=127.0.0.1:0", "IOTLAB_HTTPS_ADDR=127.0.0.1:0")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -57,7 +57,7 @@ func (s *Server) resolvePrincipal(c *conn) *principal {
 		DomainName:        c.sni,
 		SourceIP:          c.remoteIP,
 		Thing:             thing,
-		Cert:              c.certInfo,
+		Cert:              c.certFor(pols),
 		ConnectAttributes: c.connectAttrs,
 	}
 	return p
@@ -127,4 +127,21 @@ func (s *Server) canSubscribe(c *conn, filter string) policy.Decision {
 
 func (s *Server) canReceive(c *conn, topic string) policy.Decision {
 	return s.decide(c, actReceive, topicResource(topic), &c.authz.receive, topic)
+}
+
+// certFor returns the certificate's policy values (${iot:Certificate.…}) when one of pols reads them,
+// nil otherwise: the decision is then the same, and the values, about 1 KB per connection, are built
+// only for the few policies that use them — later too, if a policy change brings one.
+// Callers hold c.authz.mu or own c.
+func (c *conn) certFor(pols []policy.Policy) *policy.CertInfo {
+	if c.certInfo != nil || c.leaf == nil {
+		return c.certInfo
+	}
+	for _, p := range pols {
+		if p.Doc != nil && p.Doc.UsesCertificate() {
+			c.certInfo = policy.FromX509(c.leaf)
+			break
+		}
+	}
+	return c.certInfo
 }

@@ -362,3 +362,43 @@ func TestHashDoesNotMatchParent(t *testing.T) {
 	both.expect("sensor") // matched by its exact filter
 	s3.expectNoneBefore("sensor", "marker")
 }
+
+// Certificate values are built only for policies that read them (certFor), at connect or after a
+// policy change; a policy that reads them resolves them either way.
+func TestCertificateVariablesResolveWhenAPolicyNeedsThem(t *testing.T) {
+	e := newEnv(t)
+	e.policy("by-cert", allow("iot:Connect", "client/${iot:Certificate.Subject.CommonName}"),
+		allow("iot:Publish", "topic/cn/${iot:Certificate.Subject.CommonName}"))
+	c := e.connect5(e.device("lamp-1", "by-cert"), "lamp-1")
+	if r, err := c.publish("cn/lamp-1", 1, false, "x"); err != nil || r.ReasonCode != 0 {
+		t.Fatalf("PUBACK %+v %v on the certificate's own topic, want 0", r, err)
+	}
+	if r, _ := c.publish("cn/lamp-2", 1, false, "x"); r == nil || r.ReasonCode != 0x87 {
+		t.Fatalf("PUBACK %+v on another topic, want 0x87", r)
+	}
+
+	e.policy("plain", allow("iot:Connect", "client/*"), allow("iot:Publish", "topic/cn/*"))
+	p := e.connect5(e.device("lamp-3", "plain"), "plain-3")
+	if r, err := p.publish("cn/other", 1, false, "x"); err != nil || r.ReasonCode != 0 {
+		t.Fatalf("PUBACK %+v %v, want 0", r, err)
+	}
+	if cl, ok := e.Srv.mq.Clients.Get("plain-3"); !ok {
+		t.Fatal("no client plain-3")
+	} else {
+		sc := connOf(cl)
+		sc.authz.mu.Lock()
+		built := sc.certInfo != nil
+		sc.authz.mu.Unlock()
+		if built {
+			t.Error("certificate values built for policies that do not read them")
+		}
+	}
+	e.policy("plain", allow("iot:Connect", "client/*"), allow("iot:Publish", "topic/cn/${iot:Certificate.Subject.CommonName}"))
+	e.Srv.PoliciesChanged()
+	if r, _ := p.publish("cn/other", 1, false, "x"); r == nil || r.ReasonCode != 0x87 {
+		t.Fatalf("PUBACK %+v after the change, want 0x87", r)
+	}
+	if r, err := p.publish("cn/lamp-3", 1, false, "x"); err != nil || r.ReasonCode != 0 {
+		t.Fatalf("PUBACK %+v %v on the certificate's own topic after the change, want 0", r, err)
+	}
+}

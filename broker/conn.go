@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"strconv"
@@ -56,8 +57,9 @@ type conn struct {
 	cl           *mqtt.Client
 	clientID     string
 	certID       string
-	caID         string // the registered CA of the certificate, "" without one
-	certInfo     *policy.CertInfo
+	caID         string            // the registered CA of the certificate, "" without one
+	leaf         *x509.Certificate // the client certificate (held by the TLS state anyway)
+	certInfo     *policy.CertInfo  // built by certFor, only for policies that read it
 	sni          string
 	version      byte // 4 (3.1.1) or 5
 	connectAttrs []string
@@ -92,6 +94,10 @@ type conn struct {
 	wake chan struct{}           // tells the outbox there is something to send; capacity 1
 	done chan struct{}           // closed when the connection ends
 	end  sync.Once
+	// The outbox runs only while the connection has something to send (see startOutbox).
+	srv        *Server     // set before sess
+	outMu      sync.Mutex  // orders outbox starts with finish: none starts once done is closed
+	outRunning atomic.Bool // an outbox goroutine runs, or none may start any more
 
 	ackMu       sync.Mutex // guards acks and acksWriting
 	acks        []pendingAck
@@ -111,6 +117,7 @@ type conn struct {
 	// they are checked against, set in OnConnect.
 	frames    framer
 	maxPacket int
+	subs      subscribeGuard // keeps from mochi the SUBSCRIBE its decoder panics on (subguard.go)
 
 	logState   atomic.Uint64                  // Server.logGen<<8 | the file log threshold for this connection
 	logSubject atomic.Pointer[awslog.Subject] // set once established
@@ -147,7 +154,21 @@ func connOf(cl *mqtt.Client) *conn {
 // packet. AWS then sends MQTT 5 clients DISCONNECT 0x8D and reports MQTT_KEEP_ALIVE_TIMEOUT.
 // AWS: mqtt.html#mqtt5-reason-codes, life-cycle-events
 func (c *conn) Read(b []byte) (int, error) {
+	if c.subs.tripped {
+		return 0, errMalformedSubscribe
+	}
 	n, err := c.Conn.Read(b)
+	if n > 0 {
+		if keep, bad := c.subs.feed(b[:n]); bad {
+			// mochi gets the packet without its last byte, then this error: it ends the connection as
+			// on any truncated packet. MQTT 5 clients get DISCONNECT 0x81 first. [MQTT-4.13.1-1]
+			n, err = keep, errMalformedSubscribe
+			if c.ready.Load() && c.setReason(reasonClientError) {
+				c.stopped.Store(true)
+				c.sendDisconnect(packets.ErrMalformedPacket)
+			}
+		}
+	}
 	if n > 0 && !c.frames.broken {
 		if f := c.frames.feed(b[:n], c.maxPacket); f != frameOK {
 			c.frameFault(f)
@@ -184,16 +205,24 @@ func (c *conn) Close() error {
 	return c.Conn.Close()
 }
 
-// signal wakes the connection's outbox.
+// signal wakes the connection's outbox, starting one when none runs. Before the connection has its
+// session the wake waits in the channel: attach signals again.
 func (c *conn) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
+	if !c.outRunning.Load() {
+		if ss := c.sess.Load(); ss != nil {
+			c.srv.startOutbox(c, ss)
+		}
+	}
 }
 
-// finish marks the connection ended: its outbox stops.
+// finish marks the connection ended: its outbox stops and no other starts.
 func (c *conn) finish() {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
 	c.end.Do(func() { close(c.done) })
 }
 

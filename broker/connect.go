@@ -216,7 +216,7 @@ func (s *Server) checkIdentity(c *conn, chain []*x509.Certificate, now time.Time
 	}
 	leaf := chain[0]
 	c.certID = certs.CertificateID(leaf.Raw)
-	c.certInfo = policy.FromX509(leaf)
+	c.leaf = leaf
 	reg, ok := s.dir.Certificate(c.certID)
 	switch {
 	case !ok:

@@ -173,6 +173,10 @@ func WithMessageExpiry(seconds uint32) PublishOption {
 // ErrNotStarted is returned by Publish before Start or after Close.
 var ErrNotStarted = errors.New("broker: not running")
 
+// ErrNotStored is Publish's error when the message could not be made durable (a full disk, an I/O
+// error): a server failure, not a bad request; the error wraps the store's.
+var ErrNotStored = errors.New("broker: the message could not be stored")
+
 // Publish sends a message as the service does (iot-data Publish, rules' republish): QoS 0 or 1, any
 // topic the service may use, '$aws/…' included. No publish policy applies, but every delivery still
 // checks the subscriber's iot:Receive. A retained empty payload deletes the retained message.
@@ -199,7 +203,7 @@ func (s *Server) Publish(topic string, payload []byte, qos byte, retain bool, op
 		select {
 		case <-b.done:
 			if b.err != nil {
-				return fmt.Errorf("broker: the message could not be stored: %w", b.err)
+				return fmt.Errorf("%w: %w", ErrNotStored, b.err)
 			}
 		case <-s.ctx.Done():
 			return ErrNotStarted

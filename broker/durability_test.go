@@ -297,6 +297,10 @@ func TestStoreFailureIsNeverAcknowledged(t *testing.T) {
 	sub.leave()
 	p5 := e.connect5(d, "fail-p5")
 	p3 := e.connect3(d, "fail-p3")
+	// Connected, and its record on disk, before the failure: a persistent session whose record
+	// cannot be written is closed (TestPersistentSessionNotStoredIsClosed).
+	ps := e.persistent5(d, "fail-sub2")
+	waitStored(t, st, sessionKey("fail-sub2"))
 
 	st.failing.Store(true)
 	if r, err := p5.publish("fail/t", 1, false, "x"); err == nil && r.ReasonCode != packets.ErrUnspecifiedError.Code {
@@ -316,7 +320,6 @@ func TestStoreFailureIsNeverAcknowledged(t *testing.T) {
 	if r, err := p5.publish("fail/nobody", 1, false, "x"); err != nil || r.ReasonCode != 0 {
 		t.Errorf("PUBACK %+v %v for a message with nothing to store", r, err)
 	}
-	ps := e.persistent5(d, "fail-sub2")
 	if sa := ps.subscribe("fail/u"); sa.Reasons[0] != packets.ErrUnspecifiedError.Code {
 		t.Errorf("SUBACK 0x%02x for a persistent session while the store fails, want 0x80", sa.Reasons[0])
 	}

@@ -229,3 +229,46 @@ func TestConnectFailedEvent(t *testing.T) {
 		t.Errorf("Connect log %v", l)
 	}
 }
+
+// TLS session resumption (a TLS 1.3 ticket) is a client's way to reconnect with a cheaper handshake:
+// the server skips its signature and the certificate exchange. The identity is still the client
+// certificate, carried in the ticket, and CONNECT still checks that it is registered and ACTIVE.
+func TestTLSResumptionKeepsTheCertificateIdentity(t *testing.T) {
+	e := newEnv(t)
+	e.policy("p", allow("iot:Connect", "client/*"))
+	d := e.device("resumer", "p")
+	cfg := e.clientTLS(d)
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	connect := func(clientID string) (resumed bool, got []packets.Packet, open bool) {
+		t.Helper()
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: waitFor}, "tcp", e.addr(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		rc := &rawClient{t: t, conn: c, r: bufio.NewReader(c), version: 5}
+		rc.send(packets.Packet{
+			FixedHeader: packets.FixedHeader{Type: packets.Connect},
+			Connect:     packets.ConnectParams{ClientIdentifier: clientID, Keepalive: 60, Clean: true},
+		})
+		pk, err := rc.read() // reading also takes in the ticket, sent after the handshake
+		if err != nil {
+			t.Fatalf("no CONNACK: %v", err)
+		}
+		if pk.FixedHeader.Type == packets.Connack && pk.ReasonCode == 0 {
+			return c.ConnectionState().DidResume, []packets.Packet{pk}, true
+		}
+		return c.ConnectionState().DidResume, append([]packets.Packet{pk}, rc.expectClosed()...), false
+	}
+	if resumed, _, open := connect("resumer-1"); resumed || !open {
+		t.Fatalf("first connection: resumed %v, accepted %v; want a full handshake, accepted", resumed, open)
+	}
+	if resumed, _, open := connect("resumer-2"); !resumed || !open {
+		t.Fatalf("second connection: resumed %v, accepted %v; want resumed, accepted", resumed, open)
+	}
+	e.Dir.setStatus(d.ID, "INACTIVE")
+	resumed, got, open := connect("resumer-3")
+	if !resumed || open || len(got) == 0 || got[0].FixedHeader.Type != packets.Connack || got[0].ReasonCode != packets.ErrNotAuthorized.Code {
+		t.Fatalf("resumed with an INACTIVE certificate: resumed %v, accepted %v, got %v; want CONNACK 0x87", resumed, open, types(got))
+	}
+}

@@ -2,8 +2,8 @@ package broker
 
 import (
 	"log/slog"
-	"sync"
-	"time"
+
+	"github.com/iotlab/iotlab/broker/internal/idlock"
 )
 
 // idLocks serialises, per client ID, the places where mochi-mqtt v2.7.9 reads and writes its client map
@@ -17,67 +17,19 @@ import (
 //
 // Without it a client that reconnects at once with the same ID can be taken over, added, and then
 // deleted from the map by the ending connection: it stays connected and never receives a message
-// again (the same guard as broker/lab's, see TestReconnectSameIDKeepsNewClient).
+// again (the same guard as broker/lab's, see TestReconnectSameIDKeepsNewClient). The table itself is
+// broker/internal/idlock's, shared with broker/lab; holders are connections and session owners.
 type idLocks struct {
-	log *slog.Logger
-
-	mu    sync.Mutex               // guards held and owner
-	held  map[string]chan struct{} // client ID → closed when released
-	owner map[any]string           // holder → the client ID it holds
+	table *idlock.Table[any]
 }
-
-// idLockWait bounds a wait for another holder of the same ID; the critical sections are short, so
-// reaching it means something is stuck, and going on is better than hanging.
-const idLockWait = 5 * time.Second
 
 func newIDLocks(log *slog.Logger) *idLocks {
-	return &idLocks{log: log, held: map[string]chan struct{}{}, owner: map[any]string{}}
+	return &idLocks{idlock.New[any](log, "broker: gave up waiting for another connection of the same client ID")}
 }
 
-// lock takes id for owner, waiting while another owner holds it. An owner holds at most one ID; taking
-// the one it holds again is a no-op.
-func (l *idLocks) lock(owner any, id string) {
-	deadline := time.NewTimer(idLockWait)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		if cur, ok := l.owner[owner]; ok {
-			if cur == id {
-				l.mu.Unlock()
-				return
-			}
-			l.releaseLocked(owner)
-		}
-		ch, busy := l.held[id]
-		if !busy {
-			l.held[id] = make(chan struct{})
-			l.owner[owner] = id
-			l.mu.Unlock()
-			return
-		}
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline.C:
-			l.log.Warn("broker: gave up waiting for another connection of the same client ID", "client", id)
-			return
-		}
-	}
-}
+// lock takes id for owner, waiting while another owner holds it (at most idlock.Wait). An owner holds
+// at most one ID; taking the one it holds again is a no-op.
+func (l *idLocks) lock(owner any, id string) { l.table.Lock(owner, id) }
 
 // unlock releases what owner holds, if anything.
-func (l *idLocks) unlock(owner any) {
-	l.mu.Lock()
-	l.releaseLocked(owner)
-	l.mu.Unlock()
-}
-
-func (l *idLocks) releaseLocked(owner any) {
-	id, ok := l.owner[owner]
-	if !ok {
-		return
-	}
-	delete(l.owner, owner)
-	close(l.held[id])
-	delete(l.held, id)
-}
+func (l *idLocks) unlock(owner any) { l.table.Unlock(owner) }

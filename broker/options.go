@@ -14,6 +14,14 @@ type Options struct {
 	Listener net.Listener
 	Addr     string
 
+	// ALPNListener (used as is) or ALPNAddr, when either is set, add a second TLS listener that plays
+	// AWS's port 443, where the protocol is chosen by ALPN: x-amzn-mqtt-ca is MQTT exactly as on Addr;
+	// x-amzn-http-ca, http/1.1 or no ALPN is HTTPS, handed to whoever serves HTTPSListener; mqtt
+	// (custom authentication, not emulated) is closed after the handshake, with a log line saying why.
+	// Same TLS configuration and client-certificate rule as Addr. AWS: protocols
+	ALPNListener net.Listener
+	ALPNAddr     string
+
 	// TLSConfig is the endpoint's configuration, normally certs' (*CA).ServerTLSConfig(). It must ask
 	// for a client certificate (tls.RequireAnyClientCert or stricter): the certificate is the identity.
 	// AWS: x509-client-certs, protocols (TLS 1.2 and 1.3 on 8883)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -27,22 +28,81 @@ type retainedMsg struct {
 }
 
 // setRetained applies a RETAIN publish and returns the batch its record is in (nil without a store).
+// When that batch fails the change is undone (retainedCommitted): the publisher was not told the message
+// was accepted, and the retained message iot-data and new subscribers see must be the one a restart
+// would find.
 func (s *Server) setRetained(m *message) *batch {
 	key := retainedKey(m.topic)
 	s.retMu.Lock()
-	defer s.retMu.Unlock()
+	var b *batch
 	if len(m.payload) == 0 {
 		if _, ok := s.retained[m.topic]; !ok {
+			s.retMu.Unlock()
 			return nil
 		}
 		delete(s.retained, m.topic)
-		return s.cm.add(storeOp{key: key})
+		b = s.cm.add(storeOp{key: key})
+	} else {
+		// lastModifiedTime is in milliseconds; keep no more, so that it reads the same after a restart.
+		s.retained[m.topic] = &retainedMsg{message: m, modified: time.UnixMilli(m.created.UnixMilli())}
+		rec := m.record()
+		rec.Modified = m.created.UnixMilli()
+		b = s.cm.add(storeOp{key: key, value: mustJSON(rec)})
 	}
-	// lastModifiedTime is in milliseconds; keep no more, so that it reads the same after a restart.
-	s.retained[m.topic] = &retainedMsg{message: m, modified: time.UnixMilli(m.created.UnixMilli())}
-	rec := m.record()
-	rec.Modified = m.created.UnixMilli()
-	return s.cm.add(storeOp{key: key, value: mustJSON(rec)})
+	if b != nil {
+		if s.retPending == nil {
+			s.retPending = map[string]uint64{}
+		}
+		s.retPending[m.topic] = m.seq
+	}
+	s.retMu.Unlock()
+	if b != nil {
+		// Outside retMu: whenDone runs f at once when the batch has already committed.
+		b.whenDone(func() { s.retainedCommitted(m.topic, m.seq, b.err) })
+	}
+	return b
+}
+
+// retainedCommitted runs once the batch of the retained change seq to topic has committed or failed.
+// When it failed and no later change to the topic is pending, the topic's retained message becomes
+// again what the store holds: batches commit in order, so the store has the last change that made it.
+func (s *Server) retainedCommitted(topic string, seq uint64, err error) {
+	s.retMu.Lock()
+	defer s.retMu.Unlock()
+	if s.retPending[topic] != seq {
+		return // a later change owns the topic now
+	}
+	delete(s.retPending, topic)
+	if err == nil {
+		return
+	}
+	key := retainedKey(topic)
+	var onDisk *retainedMsg
+	serr := s.store.Scan(key, func(k string, val []byte) error {
+		if k != key {
+			return nil // a longer topic with this one as prefix
+		}
+		var r messageRec
+		if err := json.Unmarshal(val, &r); err != nil {
+			return err
+		}
+		m := r.message(0)
+		modified := m.created
+		if r.Modified != 0 {
+			modified = timeMs(r.Modified)
+		}
+		onDisk = &retainedMsg{message: m, modified: modified}
+		return nil
+	})
+	switch {
+	case serr != nil:
+		s.log.Error("broker: reading a retained message back after a failed write", "topic", topic, "err", serr)
+		delete(s.retained, topic) // unknown: better none than one a restart would not show
+	case onDisk == nil || len(onDisk.payload) == 0:
+		delete(s.retained, topic)
+	default:
+		s.retained[topic] = onDisk
+	}
 }
 
 // liveRetained returns the topic's retained message, nil when there is none or it expired.

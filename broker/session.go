@@ -217,6 +217,17 @@ func (s *Server) ack(ss *session, pid uint16) {
 // existing session with the client's ID: it decides as mochi will (inheritClientSession) and keeps or
 // replaces the broker's session accordingly.
 func (s *Server) establish(c *conn, pk packets.Packet) {
+	// A persistent session past its expiry is over even if the janitor has not swept it yet (it runs
+	// every few seconds): it is not resumed. [MQTT-3.1.2-23] Regression:
+	// TestExpiredSessionNotResumedBeforeSweep (found by iotlab check, checklist 46).
+	if ss := s.sessionOf(c.clientID); ss != nil {
+		ss.mu.Lock()
+		over := ss.conn == nil && !ss.gone && ss.persistent && !s.now().Before(ss.ended.Add(ss.expiry))
+		ss.mu.Unlock()
+		if over {
+			s.dropSession(c.clientID)
+		}
+	}
 	resume := false
 	if existing, ok := s.mq.Clients.Get(c.clientID); ok {
 		resume = !pk.Connect.Clean && !(existing.Properties.Clean && existing.Properties.ProtocolVersion < 5)
@@ -265,24 +276,48 @@ func (s *Server) attach(c *conn) {
 	ss.version, ss.persistent, ss.expiry = versionClass(c.version), c.persistent, expiry
 	ss.tokens, ss.tokensAt = 0, time.Time{}
 	ss.parents = parentsOf(filters)
-	s.syncRecords(ss, filters)
+	b := s.syncRecords(ss, filters)
+	persistent := ss.persistent
+	queued := ss.stored.len()+ss.live.len()+ss.qos0.len() > 0
 	ss.mu.Unlock()
+	if b != nil && persistent {
+		// CONNACK is out, but a persistent session whose record is not on disk would be gone after a
+		// crash, with whatever was acknowledged for it since: end the connection (SERVER_ERROR); the
+		// client reconnects and the records are written again. Off the committer's goroutine: kill
+		// may wait a second for the client's lock.
+		b.whenDone(func() {
+			if b.err != nil {
+				s.log.Error("broker: a persistent session could not be stored; connection closed", "client", c.clientID, "err", b.err)
+				go s.kill(c, reasonServerError, packets.ErrServerUnavailable)
+			}
+		})
+	}
+	c.srv = s // before sess: signal starts the outbox once sess is set
 	c.sess.Store(ss)
-	s.wg.Add(1)
-	go s.outbox(c, ss)
-	c.signal()
+	// The outbox starts now only for what is already waiting: messages queued for the session, or a
+	// wake sent before sess was set (an enqueue since ss.conn = c). Otherwise the first thing to send
+	// starts it (signal), and a connection that stays idle never has one.
+	select {
+	case <-c.wake:
+		queued = true
+	default:
+	}
+	if queued {
+		c.signal()
+	}
 }
 
 // syncRecords makes the store hold exactly what the session needs: everything for a persistent
 // session (a resumed one may have been clean until now), nothing for another. ss.mu is held.
-func (s *Server) syncRecords(ss *session, filters map[string]packets.Subscription) {
+// It returns the batch of the writes, nil when there are none.
+func (s *Server) syncRecords(ss *session, filters map[string]packets.Subscription) *batch {
 	if s.cm == nil {
-		return
+		return nil
 	}
 	var ops []storeOp
 	if !ss.persistent {
 		if !ss.recorded {
-			return
+			return nil
 		}
 		ops = append(ops, storeOp{key: sessionKey(ss.id)})
 		for f := range ss.subKeys {
@@ -296,8 +331,7 @@ func (s *Server) syncRecords(ss *session, filters map[string]packets.Subscriptio
 			}
 		}
 		ss.recorded = false
-		s.cm.add(ops...)
-		return
+		return s.cm.add(ops...)
 	}
 	ops = append(ops, storeOp{key: sessionKey(ss.id), value: ss.record(time.Time{})})
 	ss.recorded = true
@@ -319,7 +353,7 @@ func (s *Server) syncRecords(ss *session, filters map[string]packets.Subscriptio
 			ops = append(ops, s.recordOps(ss.id, e)...)
 		}
 	}
-	s.cm.add(ops...)
+	return s.cm.add(ops...)
 }
 
 func (ss *session) record(ended time.Time) []byte {
@@ -459,7 +493,12 @@ func (s *Server) subscribed(c *conn, granted []packets.Subscription) *batch {
 	if !ss.persistent || s.cm == nil || len(granted) == 0 {
 		return nil
 	}
-	ops := make([]storeOp, 0, len(granted))
+	// The session's record goes with its subscriptions, so that a SUBACK never stands on a session
+	// record that failed to reach the disk (restore drops subscriptions without one). Regression:
+	// TestSubscribeCarriesSessionRecord.
+	ops := make([]storeOp, 0, len(granted)+1)
+	ops = append(ops, storeOp{key: sessionKey(ss.id), value: ss.record(time.Time{})})
+	ss.recorded = true
 	for _, sub := range granted {
 		ss.subKeys[sub.Filter] = true
 		ops = append(ops, storeOp{key: subKey(ss.id, sub.Filter), value: mustJSON(subRecord(sub))})

@@ -41,6 +41,9 @@ const (
 	// CapRuleRole: rule actions that need an IAM role can be created (local always; AWS with
 	// --rule-role-arn).
 	CapRuleRole Capability = "rule-role"
+	// CapAPIThrottle: the API throttles calls beyond AWS's per-API rate quotas (AWS always; iotlab with
+	// --api-throttle).
+	CapAPIThrottle Capability = "api-throttle"
 )
 
 // Scenario is one chapter of the course.

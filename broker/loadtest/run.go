@@ -32,6 +32,9 @@ type Config struct {
 	Dir string
 	// Phases limits the run to these phases (see AllPhases); empty runs them all.
 	Phases []string
+	// Connections is the number of devices of the connections phase; 0 takes the mode's (10,000, or
+	// 500 with Quick).
+	Connections int
 	// MochiTuned, when any of its tuning fields is set, adds a fourth broker to the throughput, latency
 	// and connection phases: raw mochi with these options, beside the stock baseline (a), to measure
 	// what tuning mochi would buy (the `--mochi-*` flags).
@@ -104,6 +107,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, errors.New("loadtest: Config.Exe (the iotlab binary) is required")
 	}
 	b := &bench{cfg: cfg, sz: sizesFor(cfg.Quick), log: cfg.Log}
+	if cfg.Connections > 0 {
+		b.sz.connections = cfg.Connections
+	}
 	if b.log == nil {
 		b.log = io.Discard
 	}
@@ -207,7 +213,7 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 // iotlabArgs are the flags of every iotlab the bench starts, after the state-dir flag.
-var iotlabArgs = []string{"--limits", "none", "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0", "--lab-addr", "off", "--log-level", "warn"}
+var iotlabArgs = []string{"--limits", "none", "--api-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0", "--lab-addr", "off", "--https-addr", "off", "--log-level", "warn"}
 
 // startIotlab starts `iotlab up` on stateDir ("" = --ephemeral).
 func (b *bench) startIotlab(ctx context.Context, stateDir, logName string, timeout time.Duration) (*Proc, Health, error) {

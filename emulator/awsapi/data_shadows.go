@@ -41,13 +41,18 @@ func shadowID(thing, name string) (shadow.ID, error) {
 
 // shadowErr turns a rejection of the shadow service into the iot-data error: the exception of its
 // code (ConflictException, RequestEntityTooLargeException, …) with the shadow service's message, so
-// that the HTTP status is the code. Other errors stay internal failures.
+// that the HTTP status is the code. Other errors are internal failures (500) whose message names the
+// cause, e.g. the store write that failed, as the registry's do ("state could not be saved: …").
 func shadowErr(err error) error {
 	var se *shadow.Error
 	if errors.As(err, &se) {
 		return awserr.New(se.Exception(), "%s", se.Message)
 	}
-	return err
+	var ae *awserr.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return awserr.New(awserr.InternalFailure, "%v", err)
 }
 
 // shadowCall validates the names and runs one shadow operation.

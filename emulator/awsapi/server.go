@@ -43,6 +43,11 @@ type Config struct {
 	RequireAuth bool
 	Credentials map[string]string
 
+	// Throttle answers the calls beyond AWS's per-API rate quotas with ThrottlingException (HTTP 400
+	// on the control plane, 429 on iot-data; throttle.go). Off by default, a deliberate deviation:
+	// AWS always throttles (`--api-throttle`).
+	Throttle bool
+
 	// The iot-data plane's back ends (data.go); a nil one makes its operations answer
 	// ServiceUnavailableException.
 	DataPlane DataPlane // Publish, DeleteConnection: the MQTT broker
@@ -56,6 +61,7 @@ type Server struct {
 	log      *slog.Logger
 	services []*service
 	ops      map[string]operation // "<signing name>.<Op>" → handler
+	throttle *throttle            // nil unless Config.Throttle
 }
 
 type service struct {
@@ -127,6 +133,9 @@ func New(cfg Config) *Server {
 			{name: datamodel.SigningName, aliases: []string{"iotdevicegateway"}, router: wire.NewRouter(datamodel.Routes)},
 		},
 		ops: map[string]operation{},
+	}
+	if cfg.Throttle {
+		s.throttle = newThrottle(cfg.Now)
 	}
 	s.registerEndpoint()
 	s.registerThings()
@@ -207,6 +216,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Header:  r.Header,
 		Scope4:  scope4,
 		Context: r.Context(),
+	}
+	if s.throttle != nil {
+		if err := s.throttle.check(req.Scope, svc.name, rt.Op, labels); err != nil {
+			wire.WriteError(w, svc.name, reqID, err)
+			return
+		}
 	}
 	out, err := f(req, rt, labels, body, r.URL.Query())
 	if err != nil {

@@ -23,7 +23,7 @@ func (i *Instance) startBackend() error {
 	sc := registry.Scope{Account: i.cfg.Account, Region: i.cfg.Region}
 	b := i.Broker
 	svc, err := shadowsvc.Open(shadowsvc.Options{
-		Store:     i.store,
+		Store:     i.state,
 		Scope:     sc,
 		Logger:    i.log.With("component", "shadows"),
 		Publisher: shadowsvc.PublisherFunc(func(t string, p []byte) error { return b.Publish(t, p, 1, false) }),
@@ -146,6 +146,10 @@ func (d dataPlane) Publish(m awsapi.Message) error {
 	err := d.Server.Publish(m.Topic, m.Payload, m.QoS, m.Retain, opts...)
 	if errors.Is(err, broker.ErrNotStarted) {
 		return awserr.New(awserr.ServiceUnavailable, "The MQTT message broker is not running")
+	}
+	if errors.Is(err, broker.ErrNotStored) {
+		// A server failure (500), not the InvalidRequestException awsapi makes of other errors.
+		return awserr.New(awserr.InternalFailure, "%v", err)
 	}
 	return err
 }

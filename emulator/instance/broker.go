@@ -93,8 +93,17 @@ func (i *Instance) startBroker() error {
 	if i.cfg.Limits == "none" {
 		limits = broker.NoQuotas()
 	}
+	alpn := i.cfg.ALPNAddr
+	if !enabled(alpn) {
+		alpn = ""
+	}
+	bst, err := i.cfg.hooks.brokerStore(filepath.Join(i.cfg.StateDir, "broker.db")) // nil unless a test wraps it
+	if err != nil {
+		return fmt.Errorf("instance: broker: %w", err)
+	}
 	b, err := broker.New(broker.Options{
 		Addr:             i.cfg.MQTTAddr,
+		ALPNAddr:         alpn,
 		TLSConfig:        i.CA.ServerTLSConfig(),
 		Directory:        directory{reg: i.Registry, sc: sc},
 		Account:          i.cfg.Account,
@@ -103,6 +112,7 @@ func (i *Instance) startBroker() error {
 		Limits:           limits,
 		HandshakeTimeout: i.cfg.HandshakeTimeout,
 		StorePath:        filepath.Join(i.cfg.StateDir, "broker.db"),
+		Store:            bst,
 		LogDir:           filepath.Join(i.cfg.StateDir, "logs"),
 		Logger:           i.log.With("component", "broker"),
 	})

@@ -16,6 +16,7 @@ import (
 const (
 	DefaultAPIAddr      = "127.0.0.1:4580"
 	DefaultMQTTAddr     = "127.0.0.1:8883"
+	DefaultHTTPSAddr    = "127.0.0.1:8443" // --https-addr's; an empty Config.HTTPSAddr is off (see there)
 	DefaultLabAddr      = "127.0.0.1:1883"
 	DefaultEndpointHost = "localhost"
 	DefaultAccount      = "123456789012"
@@ -28,6 +29,8 @@ type Config struct {
 	Ephemeral    bool   // a throwaway state dir, removed by Close
 	APIAddr      string
 	MQTTAddr     string
+	HTTPSAddr    string // device HTTPS endpoint (AWS's 8443); "" or "off": none, so embedders never take a fixed port
+	ALPNAddr     string // AWS's 443 (ALPN x-amzn-mqtt-ca: MQTT; x-amzn-http-ca, none: HTTPS); "" or "off": none
 	LabAddr      string // "off" disables the lab listener
 	LabACL       string
 	EndpointHost string
@@ -43,9 +46,14 @@ type Config struct {
 	// file ("" = <state-dir>/credentials, generated with one pair on first use).
 	RequireAuth bool
 	Credentials string
+	// APIThrottle answers API calls beyond AWS's per-API rate quotas with ThrottlingException, as AWS
+	// does (`--api-throttle`; off by default, see awsapi's throttle.go).
+	APIThrottle bool
 	// HandshakeTimeout bounds the mTLS broker's wait from accept to MQTT CONNECT (0 = the broker's 10 s).
 	HandshakeTimeout time.Duration
 	Version          string
+
+	hooks *storeHooks // tests only: fault injection into the state stores (hooks.go)
 }
 
 // WithDefaults fills the zero fields.

@@ -35,13 +35,15 @@ type Instance struct {
 	log      *slog.Logger
 	lock     *stateLock
 	store    *store.Bolt
+	state    store.Store // what the registry and the shadows write: store, or a test's wrapper (hooks.go)
 	Registry *registry.Registry
 	API      *awsapi.Server
 	CA       *certs.CA
 
-	apiLn  net.Listener
-	apiSrv *http.Server
-	lab    *lab.Server
+	apiLn   net.Listener
+	apiSrv  *http.Server
+	httpsLn net.Listener // the device HTTPS endpoint (https.go); nil when off
+	lab     *lab.Server
 
 	creds     []Credential // --require-auth: the API's access keys, read from credsPath
 	credsPath string
@@ -114,7 +116,8 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		return nil, fmt.Errorf("instance: %w (move it away or run `iotlab reset`)", err)
 	}
 	i.closers = append(i.closers, i.store.Close)
-	if i.Registry, err = registry.Open(registry.Options{Store: i.store}); err != nil {
+	i.state = cfg.hooks.wrapState(i.store)
+	if i.Registry, err = registry.Open(registry.Options{Store: i.state}); err != nil {
 		return nil, err
 	}
 
@@ -152,6 +155,7 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		Extra:        map[string]http.Handler{"/_iotlab/health": http.HandlerFunc(i.health)},
 		RequireAuth:  cfg.RequireAuth,
 		Credentials:  credentialMap(i.creds),
+		Throttle:     cfg.APIThrottle,
 	})
 	i.apiSrv = &http.Server{Handler: i.API, ReadHeaderTimeout: 10 * time.Second}
 	i.wg.Add(1)
@@ -169,6 +173,9 @@ func Start(cfg Config, logOut io.Writer) (inst *Instance, err error) {
 		}
 		return nil
 	})
+	if err := i.startDeviceHTTPS(); err != nil {
+		return nil, err
+	}
 	if err := i.startLab(); err != nil {
 		return nil, err
 	}
@@ -202,11 +209,18 @@ type Health struct {
 	StateDir string `json:"stateDir"`
 	API      string `json:"api"`
 	MQTT     string `json:"mqtt,omitempty"`
+	HTTPS    string `json:"https,omitempty"` // the device HTTPS endpoint (AWS's 8443)
+	ALPN     string `json:"alpn,omitempty"`  // host:port of the listener playing AWS's 443
 	Lab      string `json:"lab,omitempty"`
 	RootCA   string `json:"rootCA,omitempty"`
 	Account  string `json:"account"`
 	Region   string `json:"region"`
 	PID      int    `json:"pid"`
+	// Goroutines and RSSBytes (VmRSS) are the process's, for leak checks (soak_e2e_test.go samples them).
+	Goroutines int   `json:"goroutines"`
+	RSSBytes   int64 `json:"rssBytes,omitempty"`
+	// APIThrottle says the API throttles as AWS does (--api-throttle).
+	APIThrottle bool `json:"apiThrottle,omitempty"`
 }
 
 // HealthInfo reports the instance's facts.
@@ -220,10 +234,17 @@ func (i *Instance) HealthInfo() Health {
 		Account:  i.cfg.Account,
 		Region:   i.cfg.Region,
 		PID:      os.Getpid(),
+
+		APIThrottle: i.cfg.APIThrottle,
 	}
+	h.Goroutines, h.RSSBytes = procStats()
 	if i.Broker != nil {
 		h.MQTT = "mqtts://" + i.Broker.Addr().String()
 	}
+	if a := i.HTTPSAddr(); a != "" {
+		h.HTTPS = "https://" + a
+	}
+	h.ALPN = i.ALPNAddr()
 	if i.lab != nil {
 		h.Lab = "mqtt://" + i.lab.Addr().String()
 	}
@@ -249,6 +270,12 @@ func (i *Instance) Banner() string {
 	}
 	if h.MQTT != "" {
 		fmt.Fprintf(&b, "  MQTT (mTLS)   %s   (AWS IoT Core semantics, region %s)\n", h.MQTT, h.Region)
+	}
+	if h.HTTPS != "" {
+		fmt.Fprintf(&b, "  HTTPS (mTLS)  %s   (iot-data for devices, as AWS's port 8443: the IoT policy decides)\n", h.HTTPS)
+	}
+	if h.ALPN != "" {
+		fmt.Fprintf(&b, "  ALPN (443)    %s   (as AWS's port 443: ALPN x-amzn-mqtt-ca is MQTT, x-amzn-http-ca or none HTTPS)\n", h.ALPN)
 	}
 	if h.RootCA != "" {
 		fmt.Fprintf(&b, "  root CA       %s   (use as AmazonRootCA1.pem)\n", h.RootCA)

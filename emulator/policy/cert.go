@@ -273,3 +273,40 @@ func escapeRFC4514(s string) string {
 	}
 	return b.String()
 }
+
+// UsesCertificate reports whether evaluating the document can read Context.Cert: it has a
+// ${iot:Certificate.…} variable or an iot:Certificate.… condition key. A caller may leave Cert nil
+// for a request whose policies all answer false: the decision is the same.
+func (c *Compiled) UsesCertificate() bool { return c.usesCert }
+
+// readsCert reports whether a resource, condition key or condition value of the statement refers to
+// the certificate.
+func (st *statement) readsCert() bool {
+	for i := range st.resources {
+		if st.resources[i].readsCert() {
+			return true
+		}
+	}
+	for i := range st.conds {
+		if st.conds[i].key.readsCert() {
+			return true
+		}
+		for j := range st.conds[i].values {
+			if st.conds[i].values[j].pat.readsCert() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p *pattern) readsCert() bool {
+	for _, pc := range p.pieces {
+		if pc.kind == pieceVar && pc.v.readsCert() {
+			return true
+		}
+	}
+	return false
+}
+
+func (v varRef) readsCert() bool { return v.kind >= varCertSerial && v.kind <= varCertIssuerAlt }

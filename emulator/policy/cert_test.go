@@ -200,3 +200,35 @@ func TestCertificateAvailableKeysHandBuilt(t *testing.T) {
 		t.Errorf("Keys: got %v, want %v", got, want)
 	}
 }
+
+func TestUsesCertificate(t *testing.T) {
+	allow := func(resource string) string {
+		return `{"Effect":"Allow","Action":"iot:Connect","Resource":"` + resource + `"}`
+	}
+	withCond := func(cond string) string {
+		return `{"Effect":"Allow","Action":"iot:Connect","Resource":"*","Condition":` + cond + `}`
+	}
+	tests := []struct {
+		name string
+		doc  string
+		want bool
+	}{
+		{"no variables", doc(allow(arn + "client/a")), false},
+		{"client and thing variables", doc(allow(arn+"client/${iot:ClientId}"), allow(arn+"client/${iot:Connection.Thing.ThingName}")), false},
+		{"subject variable in a resource", doc(allow(arn + "client/${iot:Certificate.Subject.CommonName}")), true},
+		{"variable names fold case", doc(allow(arn + "client/${IOT:certificate.subject.commonname}")), true},
+		{"in a second statement's NotResource", doc(allow("*"), `{"Effect":"Deny","Action":"iot:Connect","NotResource":"`+arn+`client/${iot:Certificate.SerialNumber}"}`), true},
+		{"condition key", doc(withCond(`{"StringEquals":{"iot:Certificate.Issuer.Organization":"x"}}`)), true},
+		{"available keys", doc(withCond(`{"ForAnyValue:StringEquals":{"iot:Certificate.AvailableKeys":"iot:Certificate.SerialNumber"}}`)), true},
+		{"condition value", doc(withCond(`{"StringEquals":{"iot:ClientId":"${iot:Certificate.Subject.AlternativeName.DNSName}"}}`)), true},
+		{"not a certificate variable AWS defines", doc(allow(arn + "client/${iot:Certificate.Nickname}")), false},
+		{"legacy version has no variables", `{"Version":"2008-10-17","Statement":[` + allow(arn+"client/${iot:Certificate.Subject.CommonName}") + `]}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustParse(t, tt.doc).UsesCertificate(); got != tt.want {
+				t.Errorf("UsesCertificate: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

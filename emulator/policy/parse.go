@@ -28,6 +28,7 @@ type Compiled struct {
 	doc        string
 	version    string
 	statements []statement
+	usesCert   bool // a variable or condition key reads Context.Cert (see UsesCertificate)
 }
 
 type statement struct {
@@ -151,6 +152,7 @@ func Parse(doc string) (*Compiled, error) {
 		if err := c.statements[i].compile(i+1, raw, vars); err != nil {
 			return nil, err
 		}
+		c.usesCert = c.usesCert || c.statements[i].readsCert()
 	}
 	return c, nil
 }

@@ -197,57 +197,28 @@ func caNotFound(id string) error {
 
 // DescribeCACertificate returns a registered CA. AWS: API_DescribeCACertificate
 func (r *Registry) DescribeCACertificate(sc Scope, id string) (CACertificate, error) {
-	if err := checkCertID("caCertificateId", id); err != nil {
-		return CACertificate{}, err
-	}
-	c, ok := r.CACertificateByID(sc, id)
-	if !ok {
-		return CACertificate{}, caNotFound(id)
-	}
-	return c, nil
+	return describeCert(r, sc, "caCertificateId", id, caCerts, caNotFound)
 }
 
 // CACertificateByID returns a copy of a registered CA, for the broker (a device certificate's CAID names it).
 func (r *Registry) CACertificateByID(sc Scope, id string) (CACertificate, bool) {
-	var (
-		c  CACertificate
-		ok bool
-	)
-	_ = r.view(sc, func(s *state) error {
-		if p := s.caCerts[normalizeCertID(id)]; p != nil {
-			c, ok = *p, true
-		}
-		return nil
-	})
-	return c, ok
+	return certByID(r, sc, id, caCerts)
 }
 
 // ListCACertificates returns a page of registered CAs by creation date, descending unless ascending;
 // templateName keeps those whose registration config names that provisioning template.
 // AWS: API_ListCACertificates
 func (r *Registry) ListCACertificates(sc Scope, templateName string, ascending bool, p Page) ([]CACertificate, string, error) {
-	var (
-		out  []CACertificate
-		next string
-	)
-	err := r.view(sc, func(s *state) error {
-		byKey := map[string]*CACertificate{}
-		for _, c := range s.caCerts {
-			if templateName == "" || c.TemplateName == templateName {
-				byKey[creationKey(c.Created, c.ID, ascending)] = c
-			}
-		}
-		keys, nt, err := pageOf(byKey, nil, markerPage(p))
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			out = append(out, *byKey[k])
-		}
-		next = nt
-		return nil
-	})
-	return out, next, err
+	keep := func(c *CACertificate) bool { return templateName == "" || c.TemplateName == templateName }
+	return listCerts(r, sc, caCerts, keep, ascending, p)
+}
+
+func caCerts(s *state) map[string]*CACertificate { return s.caCerts }
+
+func (c *CACertificate) creation() (time.Time, string) { return c.Created, c.ID }
+
+func (c *CACertificate) changed(now time.Time, generation string) {
+	c.Modified, c.Customer, c.Generation = now, c.Customer+1, generation
 }
 
 // UpdateCAInput is UpdateCACertificate's request; zero fields change nothing.
@@ -297,11 +268,7 @@ func (r *Registry) UpdateCACertificate(sc Scope, id string, in UpdateCAInput) er
 		if c == *old {
 			return nil
 		}
-		c.Modified = t.r.now().UTC()
-		c.Customer++
-		c.Generation = t.r.newUUID()
-		s := t.s
-		t.put("cacert", id, &c, func() { s.caCerts[id] = &c })
+		putChanged(t, "cacert", id, &c, caCerts)
 		if c.Status != old.Status {
 			t.emit(Event{Kind: "cacert", Name: id, CertStatus: c.Status})
 		}

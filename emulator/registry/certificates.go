@@ -253,30 +253,95 @@ func (t *txn) signingCA(c, given *x509.Certificate) (*CACertificate, error) {
 
 // DescribeCertificate returns a certificate. AWS: API_DescribeCertificate
 func (r *Registry) DescribeCertificate(sc Scope, id string) (Certificate, error) {
-	if err := checkCertID("certificateId", id); err != nil {
-		return Certificate{}, err
-	}
-	c, ok := r.CertificateByID(sc, id)
-	if !ok {
-		return Certificate{}, certNotFound(id)
-	}
-	return c, nil
+	return describeCert(r, sc, "certificateId", id, deviceCerts, certNotFound)
 }
 
 // CertificateByID returns a copy of a device certificate, for the broker: it looks up the hex SHA-256
 // of the DER a client presented (the id is matched case-insensitively, as a hex string).
 func (r *Registry) CertificateByID(sc Scope, id string) (Certificate, bool) {
+	return certByID(r, sc, id, deviceCerts)
+}
+
+// certRecord is a device certificate record (*Certificate) or a CA's (*CACertificate): finding,
+// describing, listing and changing them is the same code.
+type certRecord[T any] interface {
+	*T
+	// creation is what the record is listed by: its creation date, then its id.
+	creation() (time.Time, string)
+	// changed stamps a change: modification date, customer version and generation.
+	changed(now time.Time, generation string)
+}
+
+func deviceCerts(s *state) map[string]*Certificate { return s.certs }
+
+func (c *Certificate) creation() (time.Time, string) { return c.Created, c.ID }
+
+func (c *Certificate) changed(now time.Time, generation string) {
+	c.Modified, c.Customer, c.Generation = now, c.Customer+1, generation
+}
+
+// certByID returns a copy of the record with id in one of the scope's certificate maps.
+func certByID[T any](r *Registry, sc Scope, id string, records func(*state) map[string]*T) (T, bool) {
 	var (
-		c  Certificate
+		c  T
 		ok bool
 	)
 	_ = r.view(sc, func(s *state) error {
-		if p := s.certs[normalizeCertID(id)]; p != nil {
+		if p := records(s)[normalizeCertID(id)]; p != nil {
 			c, ok = *p, true
 		}
 		return nil
 	})
 	return c, ok
+}
+
+// describeCert checks id as the request member named member, then returns a copy of its record or
+// notFound's error.
+func describeCert[T any](r *Registry, sc Scope, member, id string, records func(*state) map[string]*T, notFound func(string) error) (T, error) {
+	if err := checkCertID(member, id); err != nil {
+		var zero T
+		return zero, err
+	}
+	c, ok := certByID(r, sc, id, records)
+	if !ok {
+		return c, notFound(id)
+	}
+	return c, nil
+}
+
+// listCerts returns a page of copies of the records keep accepts in one of the scope's certificate
+// maps, by creation date (descending unless ascending), with the marker/pageSize sizes.
+func listCerts[T any, P certRecord[T]](r *Registry, sc Scope, records func(*state) map[string]P, keep func(P) bool, ascending bool, p Page) ([]T, string, error) {
+	var (
+		out  []T
+		next string
+	)
+	err := r.view(sc, func(s *state) error {
+		byKey := map[string]P{}
+		for _, c := range records(s) {
+			if keep(c) {
+				created, id := c.creation()
+				byKey[creationKey(created, id, ascending)] = c
+			}
+		}
+		keys, nt, err := pageOf(byKey, nil, markerPage(p))
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			out = append(out, *byKey[k])
+		}
+		next = nt
+		return nil
+	})
+	return out, next, err
+}
+
+// putChanged stages c, a changed copy of the record with id, stamped as changed now.
+func putChanged[T any, P certRecord[T]](t *txn, kind, id string, c P, records func(*state) map[string]P) {
+	c.changed(t.r.now().UTC(), t.r.newUUID())
+	s := t.s
+	t.put(kind, id, c, func() { records(s)[id] = c })
 }
 
 // normalizeCertID accepts the 0x prefix and upper-case hex the model's pattern allows.
@@ -304,28 +369,8 @@ func (r *Registry) ListCertificates(sc Scope, caID string, ascending bool, p Pag
 		}
 		caID = normalizeCertID(caID)
 	}
-	var (
-		out  []Certificate
-		next string
-	)
-	err := r.view(sc, func(s *state) error {
-		byKey := map[string]*Certificate{}
-		for _, c := range s.certs {
-			if caID == "" || c.CAID == caID {
-				byKey[creationKey(c.Created, c.ID, ascending)] = c
-			}
-		}
-		keys, nt, err := pageOf(byKey, nil, markerPage(p))
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			out = append(out, *byKey[k])
-		}
-		next = nt
-		return nil
-	})
-	return out, next, err
+	keep := func(c *Certificate) bool { return caID == "" || c.CAID == caID }
+	return listCerts(r, sc, deviceCerts, keep, ascending, p)
 }
 
 // markerPage gives the marker/pageSize listings (certificates, policies, attachments) their sizes:
@@ -370,11 +415,7 @@ func (r *Registry) UpdateCertificate(sc Scope, id, newStatus string) error {
 		}
 		c := *old
 		c.Status = newStatus
-		c.Modified = t.r.now().UTC()
-		c.Customer++
-		c.Generation = t.r.newUUID()
-		s := t.s
-		t.put("cert", id, &c, func() { s.certs[id] = &c })
+		putChanged(t, "cert", id, &c, deviceCerts)
 		t.emit(Event{Kind: "cert", Name: id, CertStatus: newStatus})
 		return nil
 	})

@@ -8,6 +8,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -114,7 +115,7 @@ func Run(ctx context.Context, t *target.Target, o Options) *Report {
 		policies: map[string]*once{}, devices: map[string]*once{}, lastConn: map[string]time.Time{}}
 	probes := map[int]probe{}
 	if !o.NoProbes {
-		for _, set := range [][]probe{mqttProbes(), sessionProbes(), controlProbes(), shadowProbes(), ruleProbes(), moreProbes()} {
+		for _, set := range [][]probe{mqttProbes(), sessionProbes(), controlProbes(), shadowProbes(), ruleProbes(), moreProbes(), limitProbes(), portProbes()} {
 			for _, p := range set {
 				probes[p.n] = p
 			}
@@ -134,14 +135,17 @@ func Run(ctx context.Context, t *target.Target, o Options) *Report {
 		}
 		add(1000+it.N, row)
 	}
-	// 93 reads the logging configuration before chapter 7 sets one.
-	if p, ok := probes[93]; ok {
-		runProbe(p, Checklist[92])
+	// Alone, before everything else: 93 reads the logging configuration before chapter 7 or 92 sets
+	// one; 92 changes it (and puts it back), which no chapter may see half done.
+	for _, n := range alone {
+		if p, ok := probes[n]; ok {
+			runProbe(p, Checklist[n-1])
+		}
 	}
 	for _, it := range Checklist {
 		p, ok := probes[it.N]
 		switch {
-		case it.N == 93 && ok:
+		case ok && slices.Contains(alone, it.N):
 		case ok:
 			spawn(func() { runProbe(p, it) })
 		default:
@@ -199,6 +203,9 @@ func Run(ctx context.Context, t *target.Target, o Options) *Report {
 	rep.Duration = time.Since(start)
 	return rep
 }
+
+// alone are the probes run one at a time before the others, in this order.
+var alone = []int{93, 92}
 
 func contains(s []int, v int) bool {
 	for _, x := range s {

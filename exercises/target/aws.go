@@ -73,6 +73,7 @@ func NewAWS(ctx context.Context, o AWSOptions) (*Target, error) {
 		port = 8883
 	}
 	t.MQTTAddr = hostPort(t.Endpoint, port)
+	t.ALPNAddr, t.HTTPSAddr = hostPort(t.Endpoint, 443), hostPort(t.Endpoint, 8443)
 	data := endpoint(o.Endpoint)
 	if data == nil {
 		// iot-data lives on the account's own endpoint. AWS: iot-connect-devices (iot:Data-ATS)

@@ -92,6 +92,7 @@ func fromHealth(ctx context.Context, h instance.Health) (*Target, error) {
 		Kind: Local, Account: h.Account, Region: h.Region, APIURL: h.API, StateDir: h.StateDir,
 		RootCAFile:  h.RootCA,
 		RuleRoleARN: "arn:aws:iam::" + h.Account + ":role/iotlab-rules",
+		APIThrottle: h.APIThrottle,
 		IoT:         iot.NewFromConfig(cfg),
 		Data:        iotdataplane.NewFromConfig(cfg),
 		STS:         sts.NewFromConfig(cfg),
@@ -108,6 +109,14 @@ func fromHealth(ctx context.Context, h instance.Health) (*Target, error) {
 			return nil, fmt.Errorf("target: lab address %q: %w", h.Lab, err)
 		}
 		t.LabAddr = u.Host
+	}
+	t.ALPNAddr = h.ALPN
+	if h.HTTPS != "" {
+		u, err := url.Parse(h.HTTPS)
+		if err != nil {
+			return nil, fmt.Errorf("target: HTTPS address %q: %w", h.HTTPS, err)
+		}
+		t.HTTPSAddr = u.Host
 	}
 	if h.MQTT != "" {
 		u, err := url.Parse(h.MQTT)

@@ -51,6 +51,11 @@ type Target struct {
 	// it came from, for the learner's own clients.
 	RootCAs    *x509.CertPool
 	RootCAFile string
+	// ALPNAddr is the host:port that plays AWS's port 443 (MQTT with ALPN x-amzn-mqtt-ca, HTTPS with
+	// x-amzn-http-ca or none); "" when a local iotlab runs without --alpn-addr. HTTPSAddr is the device
+	// HTTPS endpoint (AWS's 8443). AWS: protocols
+	ALPNAddr  string
+	HTTPSAddr string
 	// LabAddr is the lab listener's host:port; "" when there is none (AWS).
 	LabAddr string
 	// APIURL is the API's base URL; "" for AWS's own endpoints.
@@ -60,6 +65,8 @@ type Target struct {
 	LogFile  string
 	// RuleRoleARN is the IAM role rule actions run with.
 	RuleRoleARN string
+	// APIThrottle says a local iotlab throttles its API as AWS does (--api-throttle); AWS always does.
+	APIThrottle bool
 
 	IoT  *iot.Client
 	Data *iotdataplane.Client
@@ -86,6 +93,8 @@ func (t *Target) Has(c exercises.Capability) bool {
 		return t.LogFile != ""
 	case exercises.CapRuleRole:
 		return t.RuleRoleARN != ""
+	case exercises.CapAPIThrottle:
+		return t.Kind == AWS || t.APIThrottle
 	}
 	return false
 }
@@ -99,6 +108,8 @@ func (t *Target) Why(c exercises.Capability) string {
 		return "AWS IoT logs go to CloudWatch Logs (they need an IAM role)"
 	case exercises.CapRuleRole:
 		return "rule actions need an IAM role: pass --rule-role-arn"
+	case exercises.CapAPIThrottle:
+		return "this iotlab does not throttle its API (start it with --api-throttle)"
 	}
 	return string(c) + " is not available"
 }

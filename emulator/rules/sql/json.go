@@ -3,9 +3,9 @@ package sql
 import (
 	"math"
 	"strconv"
-	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/iotlab/iotlab/emulator/internal/jsonscan"
 )
 
 // maxJSONDepth bounds the nesting of a payload; a deeper payload is treated as not JSON. AWS payloads
@@ -17,316 +17,113 @@ const maxJSONDepth = 512
 // a whole number such as 10.0 is an Int (AWS: iot-sql-data-types, Decimal row). Invalid UTF-8 in
 // strings becomes U+FFFD, as encoding/json does. Strings without escapes share src's memory.
 func parseJSON(src string) (value, bool) {
-	p := jsonParser{data: src}
-	p.space()
-	v, ok := p.value(0)
-	if !ok {
-		return undefined, false
-	}
-	p.space()
-	if p.pos != len(p.data) {
+	p := jsonParser{Scanner: jsonscan.New(src, maxJSONDepth)}
+	p.Space()
+	v, ok := p.value()
+	if !ok || !p.End() {
 		return undefined, false
 	}
 	return v, true
 }
 
+// jsonParser builds values from the tokens of a jsonscan.Scanner.
 type jsonParser struct {
-	data string
-	pos  int
+	jsonscan.Scanner[string]
 	// members and items are scratch stacks for the object and array being parsed, so that each
 	// object and array is allocated once, at its final size.
 	members []member
 	items   []value
 }
 
-func (p *jsonParser) space() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
-}
-
-func (p *jsonParser) value(depth int) (value, bool) {
-	if p.pos >= len(p.data) || depth > maxJSONDepth {
-		return undefined, false
-	}
-	switch c := p.data[p.pos]; {
+func (p *jsonParser) value() (value, bool) {
+	switch c := p.Peek(); {
 	case c == '{':
-		return p.object(depth)
+		return p.object()
 	case c == '[':
-		return p.array(depth)
+		return p.array()
 	case c == '"':
-		s, ok := p.str()
+		s, ok := p.String()
 		return vString(s), ok
 	case c == '-' || isDigit(c):
-		return p.number()
-	case p.literal("true"):
+		text, integer, ok := p.Number()
+		if !ok {
+			return undefined, false
+		}
+		return numberValue(text, integer), true
+	case p.Literal("true"):
 		return vBool(true), true
-	case p.literal("false"):
+	case p.Literal("false"):
 		return vBool(false), true
-	case p.literal("null"):
+	case p.Literal("null"):
 		return vNull(), true
 	}
 	return undefined, false
 }
 
-func (p *jsonParser) literal(word string) bool {
-	if strings.HasPrefix(p.data[p.pos:], word) {
-		p.pos += len(word)
-		return true
+// object and array count a level of nesting only once they have a member: an empty one at the
+// deepest level allowed is still JSON.
+func (p *jsonParser) object() (value, bool) {
+	if p.Open('}') {
+		return vObject(newObject(0)), true
 	}
-	return false
-}
-
-func (p *jsonParser) object(depth int) (value, bool) {
-	p.pos++ // {
+	if !p.Enter() {
+		return undefined, false
+	}
 	if p.members == nil {
 		p.members = make([]member, 0, 8)
 	}
 	mark := len(p.members)
 	defer func() { p.members = p.members[:mark] }()
-	p.space()
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
-		p.pos++
-		return vObject(newObject(0)), true
-	}
 	for {
-		p.space()
-		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return undefined, false
-		}
-		k, ok := p.str()
+		k, ok := p.Key()
 		if !ok {
 			return undefined, false
 		}
-		p.space()
-		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
-			return undefined, false
-		}
-		p.pos++
-		p.space()
-		v, ok := p.value(depth + 1)
+		v, ok := p.value()
 		if !ok {
 			return undefined, false
 		}
 		p.members = append(p.members, member{k, v})
-		p.space()
-		if p.pos >= len(p.data) {
+		more, ok := p.Next('}')
+		if !ok {
 			return undefined, false
 		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case '}':
-			p.pos++
+		if !more {
+			p.Leave()
 			ms := p.members[mark:]
 			o := newObject(len(ms))
 			for _, m := range ms {
 				o.set(m.key, m.v)
 			}
 			return vObject(o), true
-		default:
-			return undefined, false
 		}
 	}
 }
 
-func (p *jsonParser) array(depth int) (value, bool) {
-	p.pos++ // [
-	mark := len(p.items)
-	defer func() { p.items = p.items[:mark] }()
-	p.space()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
-		p.pos++
+func (p *jsonParser) array() (value, bool) {
+	if p.Open(']') {
 		return vArray([]value{}), true
 	}
+	if !p.Enter() {
+		return undefined, false
+	}
+	mark := len(p.items)
+	defer func() { p.items = p.items[:mark] }()
 	for {
-		p.space()
-		v, ok := p.value(depth + 1)
+		v, ok := p.value()
 		if !ok {
 			return undefined, false
 		}
 		p.items = append(p.items, v)
-		p.space()
-		if p.pos >= len(p.data) {
+		more, ok := p.Next(']')
+		if !ok {
 			return undefined, false
 		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
+		if !more {
+			p.Leave()
 			return vArray(append([]value(nil), p.items[mark:]...)), true
-		default:
-			return undefined, false
 		}
 	}
-}
-
-// str parses a string starting at the opening quote.
-func (p *jsonParser) str() (string, bool) {
-	p.pos++ // "
-	start := p.pos
-	// Fast path: no escapes, valid UTF-8: a substring of the source.
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
-		if c == '"' {
-			s := p.data[start:p.pos]
-			p.pos++
-			if utf8.ValidString(s) {
-				return s, true
-			}
-			return string(sanitizeUTF8(nil, s)), true
-		}
-		if c == '\\' {
-			break
-		}
-		if c < 0x20 {
-			return "", false
-		}
-		p.pos++
-	}
-	buf := sanitizeUTF8(make([]byte, 0, p.pos-start+16), p.data[start:p.pos])
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
-		switch {
-		case c == '"':
-			p.pos++
-			return string(buf), true
-		case c < 0x20:
-			return "", false
-		case c == '\\':
-			p.pos++
-			if p.pos >= len(p.data) {
-				return "", false
-			}
-			e := p.data[p.pos]
-			p.pos++
-			switch e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				r, ok := p.hex4()
-				if !ok {
-					return "", false
-				}
-				if utf16.IsSurrogate(r) {
-					if len(p.data)-p.pos >= 6 && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
-						save := p.pos
-						p.pos += 2
-						r2, ok := p.hex4()
-						if !ok {
-							return "", false
-						}
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							buf = utf8.AppendRune(buf, d)
-							continue
-						}
-						p.pos = save
-					}
-					r = utf8.RuneError
-				}
-				buf = utf8.AppendRune(buf, r)
-			default:
-				return "", false
-			}
-		default:
-			// Copy a run of plain bytes.
-			j := p.pos
-			for j < len(p.data) && p.data[j] != '"' && p.data[j] != '\\' && p.data[j] >= 0x20 {
-				j++
-			}
-			buf = sanitizeUTF8(buf, p.data[p.pos:j])
-			p.pos = j
-		}
-	}
-	return "", false
-}
-
-func (p *jsonParser) hex4() (rune, bool) {
-	if len(p.data)-p.pos < 4 {
-		return 0, false
-	}
-	r, ok := hex4(p.data[p.pos:])
-	if ok {
-		p.pos += 4
-	}
-	return r, ok
-}
-
-func sanitizeUTF8(dst []byte, s string) []byte {
-	for len(s) > 0 {
-		r, n := utf8.DecodeRuneInString(s)
-		if r == utf8.RuneError && n <= 1 {
-			dst = utf8.AppendRune(dst, utf8.RuneError)
-			s = s[1:]
-			continue
-		}
-		dst = append(dst, s[:n]...)
-		s = s[n:]
-	}
-	return dst
-}
-
-// number parses a JSON number per RFC 8259.
-func (p *jsonParser) number() (value, bool) {
-	start := p.pos
-	if p.data[p.pos] == '-' {
-		p.pos++
-	}
-	if p.pos >= len(p.data) {
-		return undefined, false
-	}
-	if p.data[p.pos] == '0' {
-		p.pos++
-	} else if isDigit(p.data[p.pos]) {
-		for p.pos < len(p.data) && isDigit(p.data[p.pos]) {
-			p.pos++
-		}
-	} else {
-		return undefined, false
-	}
-	integer := true
-	if p.pos < len(p.data) && p.data[p.pos] == '.' {
-		integer = false
-		p.pos++
-		d := p.pos
-		for p.pos < len(p.data) && isDigit(p.data[p.pos]) {
-			p.pos++
-		}
-		if p.pos == d {
-			return undefined, false
-		}
-	}
-	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
-		integer = false
-		p.pos++
-		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
-			p.pos++
-		}
-		d := p.pos
-		for p.pos < len(p.data) && isDigit(p.data[p.pos]) {
-			p.pos++
-		}
-		if p.pos == d {
-			return undefined, false
-		}
-	}
-	return numberValue(p.data[start:p.pos], integer), true
 }
 
 // numberValue turns valid number text into an Int when it is a whole number that fits in an int64
@@ -349,7 +146,18 @@ func numberValue(text string, integer bool) value {
 	if !integer && f == math.Trunc(f) && f > -(1<<63) && f < 1<<63 {
 		return vInt(int64(f))
 	}
+	if !isJSONNumber(text) {
+		text = "" // a SQL literal such as 00.1: written from f, so the output stays JSON
+	}
 	return value{k: kDecimal, f: f, s: text}
+}
+
+// isJSONNumber reports whether text is a JSON number as written (RFC 8259 §6), so it can be copied to
+// the output as is.
+func isJSONNumber(text string) bool {
+	sc := jsonscan.New(text, 1)
+	t, _, ok := sc.Number()
+	return ok && len(t) == len(text)
 }
 
 // appendJSON writes v as JSON. Undefined members of objects and items of arrays are left out (AWS:

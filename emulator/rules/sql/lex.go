@@ -3,6 +3,8 @@ package sql
 import (
 	"strings"
 	"unicode/utf8"
+
+	"github.com/iotlab/iotlab/emulator/internal/jsonscan"
 )
 
 type tokKind uint8
@@ -178,7 +180,7 @@ func (l *lexer) str(quote byte) (token, *ParseError) {
 			case 't':
 				b.WriteByte('\t')
 			case 'u':
-				if r, ok := hex4(l.src[l.pos:]); ok {
+				if r, ok := jsonscan.Hex4(l.src[l.pos:]); ok {
 					b.WriteRune(r)
 					l.pos += 4
 				} else {
@@ -194,26 +196,4 @@ func (l *lexer) str(quote byte) (token, *ParseError) {
 		}
 	}
 	return token{}, newParseError(l.src, start, "unterminated string literal (missing closing %c)", quote)
-}
-
-func hex4(s string) (rune, bool) {
-	if len(s) < 4 {
-		return 0, false
-	}
-	var r rune
-	for i := 0; i < 4; i++ {
-		c := s[i]
-		r <<= 4
-		switch {
-		case '0' <= c && c <= '9':
-			r |= rune(c - '0')
-		case 'a' <= c && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case 'A' <= c && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
 }
