@@ -502,11 +502,21 @@ type churn5 struct {
 	conn net.Conn
 }
 
+// lockedConn makes paho.golang write each packet in one piece: ControlPacket.WriteTo writes a packet
+// with several Write calls, and locks the destination around them only when it is a sync.Locker.
+// Without it the PUBACK of a message received meanwhile can land inside a PUBLISH or SUBSCRIBE being
+// written, and the broker rightly ends the connection (seen in this test: "malformed packet: topic").
+type lockedConn struct {
+	net.Conn
+	sync.Mutex // held by paho.golang for the writes of one packet
+}
+
 func dialChurn5(addr string, cfg *tls.Config, id string, persistent bool, onMsg func()) (churnClient, error) {
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+	tc, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
 	if err != nil {
 		return nil, err
 	}
+	conn := &lockedConn{Conn: tc}
 	c := paho.NewClient(paho.ClientConfig{Conn: conn, PingHandler: quiet{}, PacketTimeout: 10 * time.Second,
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(paho.PublishReceived) (bool, error) { onMsg(); return true, nil }}})
 	cp := &paho.Connect{ClientID: id, KeepAlive: 60, CleanStart: !persistent}
@@ -619,13 +629,16 @@ func median(xs []float64) float64 {
 }
 
 // TestSoakChurn: see the file comment. 12 workers loop until SOAK_DURATION: each connection is MQTT
-// 3.1.1 or 5, clean (a new client ID each time) or persistent (one of 16 IDs, which a worker holds
-// while it uses it), publishes 1–20 QoS 0/1 messages and/or subscribes to soak/# for up to a second,
-// and leaves with DISCONNECT or (one in four) drops the TCP connection. The broker's RSS and
-// goroutines are sampled every SOAK_DURATION/100 (1–10 s). After a warm-up (the first fifth, at least
-// 10 s) the median of the last quarter of the samples must be within 25 % (+16 MiB) of the first
-// quarter's for RSS and within 25 % (+30) for goroutines; once every client has left, the goroutines
-// must come back to within 10 of the idle baseline taken before the first client.
+// 3.1.1 or 5, clean (one of 256 client IDs) or persistent (one of 16), publishes 1–20 QoS 0/1 messages
+// and/or subscribes to soak/# for up to a second, and leaves with DISCONNECT or (one in four) drops
+// the TCP connection; a worker holds the client ID it uses, so no connection takes another over. The
+// IDs come from pools because the broker remembers every client ID for an hour after its last
+// connection (the lifecycle versionNumber; AWS: life-cycle-events), so a new ID per connection grows
+// the RSS by design for an hour (measured: ~0.4 MiB a minute at 30 connections a second). The broker's
+// RSS and goroutines are sampled every SOAK_DURATION/100 (1–10 s). After a warm-up (the first fifth,
+// at least 10 s) the median of the last quarter of the samples must be within 10 % + 4 MiB of the
+// first quarter's for RSS and within 20 % + 10 for goroutines; once every client has left, the
+// goroutines must come back to within 10 of the idle baseline taken before the first client.
 func TestSoakChurn(t *testing.T) {
 	soakOnly(t)
 	duration := soakDuration(t, "SOAK_DURATION", 10*time.Minute)
@@ -657,7 +670,10 @@ func TestSoakChurn(t *testing.T) {
 	for i := range 16 {
 		pool <- fmt.Sprintf("soak-persistent-%02d", i)
 	}
-	var cleanIDs atomic.Int64
+	clean := make(chan string, 256)
+	for i := range 256 {
+		clean <- fmt.Sprintf("soak-clean-%03d", i)
+	}
 	deadline := time.Now().Add(duration)
 	var wg sync.WaitGroup
 	for w := range 12 {
@@ -666,7 +682,7 @@ func TestSoakChurn(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(w)))
 			for time.Now().Before(deadline) {
-				churnOnce(addr, cfg, rng, pool, &cleanIDs, &st)
+				churnOnce(addr, cfg, rng, pool, clean, &st)
 			}
 		}()
 	}
@@ -735,10 +751,10 @@ func TestSoakChurn(t *testing.T) {
 		warm, rssFirst/(1<<20), rssLast/(1<<20), gorFirst, gorLast, baseline.Goroutines, idle.Goroutines)
 	t.Log(b.String())
 
-	if rssLast > rssFirst*1.25+16<<20 {
-		t.Errorf("RSS grew from %.1f to %.1f MiB (median, first to last quarter after warm-up): more than 25%% + 16 MiB", rssFirst/(1<<20), rssLast/(1<<20))
+	if rssLast > rssFirst*1.10+4<<20 {
+		t.Errorf("RSS grew from %.1f to %.1f MiB (median, first to last quarter after warm-up): more than 10%% + 4 MiB", rssFirst/(1<<20), rssLast/(1<<20))
 	}
-	if gorLast > gorFirst*1.25+30 {
+	if gorLast > gorFirst*1.20+10 {
 		t.Errorf("goroutines grew from %.0f to %.0f (median, first to last quarter after warm-up)", gorFirst, gorLast)
 	}
 	if idle.Goroutines > baseline.Goroutines+10 {
@@ -756,15 +772,14 @@ func TestSoakChurn(t *testing.T) {
 }
 
 // churnOnce makes one connection of a random kind and ends it.
-func churnOnce(addr string, cfg *tls.Config, rng *rand.Rand, pool chan string, cleanIDs *atomic.Int64, st *churnStats) {
+func churnOnce(addr string, cfg *tls.Config, rng *rand.Rand, persistentIDs, cleanIDs chan string, st *churnStats) {
 	persistent := rng.IntN(3) == 0
-	var id string
+	ids := cleanIDs
 	if persistent {
-		id = <-pool
-		defer func() { pool <- id }()
-	} else {
-		id = fmt.Sprintf("soak-clean-%d", cleanIDs.Add(1))
+		ids = persistentIDs
 	}
+	id := <-ids
+	defer func() { ids <- id }()
 	dial := dialChurn3
 	if rng.IntN(2) == 0 {
 		dial = dialChurn5
