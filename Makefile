@@ -41,57 +41,21 @@ bench: build
 	  $$([ -f $(BENCH_DIR)/old-results.json ] && echo --compare $(BENCH_DIR)/old-results.json)
 	@[ ! -f $(BENCH_DIR)/old-go.txt ] || echo "Go benchmarks against the previous run: benchstat $(BENCH_DIR)/old-go.txt $(BENCH_DIR)/go.txt"
 
-## fuzz: a bounded run of every Fuzz target ($(FUZZTIME) each)
+## fuzz: a bounded run of every Fuzz target ($(FUZZTIME) each; broker's FuzzPacketPath drives the real broker over
+## TLS). A crasher is written under the package's testdata/fuzz/ and fails the run: keep it as a regression test.
+## A time-bounded run can end with "context deadline exceeded" and no input (golang/go#75804): that is reported
+## and skipped, not failed.
 fuzz:
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	@set -e; out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	for pkg in $$($(GO) list $(PKGS)); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    echo "== $$pkg $$f"; \
+	    if ! $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >$$out 2>&1; then \
+	      cat $$out; \
+	      if grep -q 'Failing input written' $$out || ! grep -q 'context deadline exceeded' $$out; then exit 1; fi; \
+	      echo "(Go's fuzz runner stopped on its deadline without an input: golang/go#75804)"; \
+	    else tail -n 2 $$out; fi; \
 	  done; done
-
-## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
-## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
-## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
-## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
-SOAK_ROUNDS   ?= 20
-SOAK_DURATION ?= 10m
-soak:
-	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
-
-## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
-## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
-## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
-## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
-SOAK_ROUNDS   ?= 20
-SOAK_DURATION ?= 10m
-soak:
-	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
-
-## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
-## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
-## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
-## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
-SOAK_ROUNDS   ?= 20
-SOAK_DURATION ?= 10m
-soak:
-	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
-
-## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
-## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
-## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
-## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
-SOAK_ROUNDS   ?= 20
-SOAK_DURATION ?= 10m
-soak:
-	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
-
-## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
-## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
-## SOAK_DURATION of connection churn with the broker's RSS and goroutines sampled (flat, back to baseline).
-## SOAK_SEED=<n> replays the kill points of a run; its tables are printed (-v).
-SOAK_ROUNDS   ?= 20
-SOAK_DURATION ?= 10m
-soak:
-	IOTLAB_SOAK=1 SOAK_ROUNDS=$(SOAK_ROUNDS) SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -run '^TestSoak' -timeout 60m .
 
 ## soak: the long crash and leak tests of the real binary (soak_e2e_test.go; `make test` skips them): SOAK_ROUNDS
 ## rounds of kill -9 under QoS 1 load on persistent sessions (no acknowledged message lost, API state unchanged), then
