@@ -113,11 +113,10 @@ type conn struct {
 
 	pubRate rateBucket // inbound PUBLISH (and deliveries with Quirks.ThrottleDeliveries)
 
-	// Read goroutine only: the inbound packet boundaries (see framer), and the Maximum Packet Size
-	// they are checked against, set in OnConnect.
-	frames    framer
+	// Read goroutine only: the inbound packet boundaries and the Maximum Packet Size they are checked
+	// against, set in OnConnect.
 	maxPacket int
-	subs      subscribeGuard // keeps from mochi the SUBSCRIBE its decoder panics on (subguard.go)
+	guard     packetGuard // what mochi would answer wrongly or not survive (guard.go)
 
 	logState   atomic.Uint64                  // Server.logGen<<8 | the file log threshold for this connection
 	logSubject atomic.Pointer[awslog.Subject] // set once established
@@ -154,24 +153,22 @@ func connOf(cl *mqtt.Client) *conn {
 // packet. AWS then sends MQTT 5 clients DISCONNECT 0x8D and reports MQTT_KEEP_ALIVE_TIMEOUT.
 // AWS: mqtt.html#mqtt5-reason-codes, life-cycle-events
 func (c *conn) Read(b []byte) (int, error) {
-	if c.subs.tripped {
+	if c.guard.tripped {
 		return 0, errMalformedSubscribe
 	}
 	n, err := c.Conn.Read(b)
-	if n > 0 {
-		if keep, bad := c.subs.feed(b[:n]); bad {
+	if n > 0 && !c.guard.lost {
+		keep, f := c.guard.feed(b[:n], c.maxPacket)
+		switch f {
+		case guardBadSubscribe:
 			// mochi gets the packet without its last byte, then this error: it ends the connection as
-			// on any truncated packet. MQTT 5 clients get DISCONNECT 0x81 first. [MQTT-4.13.1-1]
+			// on any truncated packet. [MQTT-4.13.1-1]
 			n, err = keep, errMalformedSubscribe
-			if c.ready.Load() && c.setReason(reasonClientError) {
-				c.stopped.Store(true)
-				c.sendDisconnect(packets.ErrMalformedPacket)
-			}
-		}
-	}
-	if n > 0 && !c.frames.broken {
-		if f := c.frames.feed(b[:n], c.maxPacket); f != frameOK {
-			c.frameFault(f)
+			c.guardFault(packets.ErrMalformedPacket)
+		case guardTooLarge:
+			c.guardFault(packets.ErrPacketTooLarge)
+		case guardEmptyAuth:
+			c.guardFault(packets.ErrProtocolViolation) // AWS: mqtt.html#mqtt-differences — no AUTH
 		}
 	}
 	if err != nil && n == 0 && c.established.Load() {
@@ -183,20 +180,15 @@ func (c *conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// frameFault answers a fault mochi would end the connection on silently (see framer): MQTT 5 clients
-// get the DISCONNECT first. A fault in bytes that arrived with the CONNECT, before OnConnect, is left
-// to mochi. AWS: mqtt.html#mqtt5-reason-codes; [MQTT-3.2.2-15], [MQTT-4.13.2-1]
-func (c *conn) frameFault(f frameFault) {
+// guardFault answers a fault mochi would end the connection on silently (see packetGuard): MQTT 5
+// clients get the DISCONNECT first. A fault in bytes that arrived with the CONNECT, before OnConnect,
+// is left to mochi. AWS: mqtt.html#mqtt5-reason-codes
+func (c *conn) guardFault(code packets.Code) {
 	if !c.ready.Load() || c.version != 5 || !c.setReason(reasonClientError) {
 		return
 	}
 	c.stopped.Store(true)
-	switch f {
-	case frameTooLarge:
-		c.sendDisconnect(packets.ErrPacketTooLarge)
-	case frameEmptyAuth:
-		c.sendDisconnect(packets.ErrProtocolViolation) // checklist 20 (V): AUTH is not supported
-	}
+	c.sendDisconnect(code)
 }
 
 // Close is mochi closing the connection; the flag is up before the peer can see the close.

@@ -19,7 +19,7 @@ import (
 // FuzzPacketPath sends arbitrary bytes to a real broker over an accepted mTLS connection (a registered,
 // ACTIVE certificate allowed iot:*), as a device would, and then checks that the broker still serves a
 // sentinel client: a fresh connection connects, subscribes, publishes QoS 1 and receives its message.
-// A panic anywhere in the broker (mochi's parser, the hooks, the framer, the router, the committer)
+// A panic anywhere in the broker (mochi's parser, the hooks, the packet guard, the router, the committer)
 // ends the fuzz process and is reported as a crasher.
 //
 // One broker serves every input of a fuzz process. mode selects what precedes the fuzzed bytes, so

@@ -2,7 +2,16 @@ package broker
 
 import "errors"
 
-// subscribeGuard keeps from mochi-mqtt the one packet shape its decoder cannot survive. mochi v2.7.9's
+// packetGuard follows the packet boundaries of the bytes a connection receives, so that the broker
+// sees each packet's fixed header (and an MQTT 5 SUBSCRIBE's body) before mochi-mqtt parses it. It
+// answers three faults mochi gets wrong, because they fail before any hook runs:
+//   - an MQTT 5 packet over the Maximum Packet Size: mochi's ReadFixedHeader returns ErrPacketTooLarge
+//     and the connection closes without the DISCONNECT 0x95 of [MQTT-3.2.2-15] and [MQTT-4.13.2-1];
+//   - an MQTT 5 AUTH of remaining length 0: its decoder wants a reason code and the connection closes
+//     silently, where AWS answers any AUTH with DISCONNECT 0x82 (checklist 20 (V));
+//   - the SUBSCRIBE below, which crashes mochi.
+//
+// mochi v2.7.9's
 // SubscribeDecode reads an MQTT 5 topic filter and then indexes its Subscription Options byte without
 // checking that it is there (packets.go:959, `sub.decode(buf[offset])`); a SUBSCRIBE whose body ends
 // right after a filter panics on the connection's read goroutine, where nothing recovers, and the
@@ -16,7 +25,7 @@ import "errors"
 // read of the body then fails as on any truncated packet, and the connection ends the ordinary way.
 // [MQTT-3.8.3-1] (each filter is followed by its options). Other bodies are skipped by length, so it
 // costs a few instructions per packet. Used by the connection's read goroutine only.
-type subscribeGuard struct {
+type packetGuard struct {
 	version byte // the CONNECT's protocol level; 0 until known
 	tripped bool // a malformed SUBSCRIBE was found: nothing more is read
 
@@ -26,7 +35,7 @@ type subscribeGuard struct {
 	rem     int
 	mul     int
 	lenSize int
-	lost    bool // a length of five bytes or more: malformed, mochi ends the connection; stop following
+	lost    bool // a length of five bytes or more, or a fault mochi ends the connection on: stop following
 
 	left int // bytes of the current body still to come
 
@@ -62,16 +71,30 @@ const (
 	packetTypeSubscribe = 8
 )
 
-// feed follows b, the next bytes of the stream. It returns bad when a malformed MQTT 5 SUBSCRIBE ends
-// in b; keep is then how many bytes of b mochi may have (the packet's last byte is not among them).
-func (g *subscribeGuard) feed(b []byte) (keep int, bad bool) {
+// guardFault is what the guard found in the stream.
+type guardFault byte
+
+const (
+	guardOK           guardFault = iota
+	guardTooLarge                // an MQTT 5 packet over the Maximum Packet Size
+	guardEmptyAuth               // an MQTT 5 AUTH of remaining length 0
+	guardBadSubscribe            // the SUBSCRIBE mochi's decoder panics on
+)
+
+const packetTypeAuth = 15 // MQTT 5's AUTH [MQTT-2.1.2]
+
+// feed follows b, the next bytes of the stream; maxPacket is the Maximum Packet Size (0: none), checked
+// as mochi checks it (remaining length + 1). It reports the first fault found: for guardBadSubscribe,
+// keep is how many bytes of b mochi may have (the packet's last byte is not among them); after the
+// other faults mochi ends the connection itself, and the guard stops following the stream.
+func (g *packetGuard) feed(b []byte, maxPacket int) (keep int, f guardFault) {
 	for i := 0; i < len(b) && !g.lost; {
 		if g.left > 0 {
 			n := g.body(b[i:])
 			i += n
 			if g.left == 0 && g.endBody() {
 				g.tripped = true
-				return i - 1, true
+				return i - 1, guardBadSubscribe
 			}
 			continue
 		}
@@ -91,6 +114,16 @@ func (g *subscribeGuard) feed(b []byte) (keep int, bad bool) {
 			continue
 		}
 		g.inHdr, g.left = false, g.rem
+		if g.version == 5 {
+			switch {
+			case maxPacket > 0 && g.rem+1 > maxPacket:
+				g.lost = true // mochi stops reading here
+				return len(b), guardTooLarge
+			case g.typ == packetTypeAuth && g.rem == 0:
+				g.lost = true
+				return len(b), guardEmptyAuth
+			}
+		}
 		g.sub = g.typ == packetTypeSubscribe && g.version == 5
 		g.st, g.need, g.acc = sgPacketID, 2, 0
 		if g.typ == packetTypeConnect && g.version == 0 {
@@ -98,14 +131,14 @@ func (g *subscribeGuard) feed(b []byte) (keep int, bad bool) {
 		}
 		if g.left == 0 && g.endBody() {
 			g.tripped = true
-			return i - 1, true
+			return i - 1, guardBadSubscribe
 		}
 	}
-	return len(b), false
+	return len(b), guardOK
 }
 
 // body consumes bytes of the current body from b and returns how many.
-func (g *subscribeGuard) body(b []byte) int {
+func (g *packetGuard) body(b []byte) int {
 	n := min(len(b), g.left)
 	switch {
 	case g.typ == packetTypeConnect && g.version == 0:
@@ -119,7 +152,7 @@ func (g *subscribeGuard) body(b []byte) int {
 
 // readConnect keeps the CONNECT's first bytes until the protocol level is known: a two-byte name
 // length, the name, then the level. [MQTT-3.1.2]
-func (g *subscribeGuard) readConnect(b []byte) {
+func (g *packetGuard) readConnect(b []byte) {
 	for _, x := range b {
 		if len(g.connect) >= 2 {
 			nameLen := int(g.connect[0])<<8 | int(g.connect[1])
@@ -140,7 +173,7 @@ func (g *subscribeGuard) readConnect(b []byte) {
 }
 
 // readSubscribe parses an MQTT 5 SUBSCRIBE body as mochi's SubscribeDecode does.
-func (g *subscribeGuard) readSubscribe(b []byte) {
+func (g *packetGuard) readSubscribe(b []byte) {
 	for i := 0; i < len(b); {
 		switch g.st {
 		case sgPacketID, sgFilterLen:
@@ -198,7 +231,7 @@ func (g *subscribeGuard) readSubscribe(b []byte) {
 }
 
 // endBody reports whether the body that just ended is a SUBSCRIBE mochi would crash on.
-func (g *subscribeGuard) endBody() bool {
+func (g *packetGuard) endBody() bool {
 	bad := g.sub && g.st == sgOptions
 	g.sub = false
 	return bad

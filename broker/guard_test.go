@@ -6,9 +6,9 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// subscribeGuardCases are streams (after a CONNECT of the given version) and whether the guard must
+// guardSubscribeCases are streams (after a CONNECT of the given version) and whether the guard must
 // stop the last packet.
-var subscribeGuardCases = []struct {
+var guardSubscribeCases = []struct {
 	name    string
 	version byte
 	packets []byte
@@ -29,19 +29,19 @@ var subscribeGuardCases = []struct {
 	{"v4 filter, no QoS (mochi reports it)", 4, []byte{0x82, 0x07, 0x00, 0x01, 0x00, 0x03, 'a', '/', 'b'}, false},
 }
 
-func TestSubscribeGuard(t *testing.T) {
-	for _, tc := range subscribeGuardCases {
+func TestGuardSubscribe(t *testing.T) {
+	for _, tc := range guardSubscribeCases {
 		t.Run(tc.name, func(t *testing.T) {
 			stream := append(encodePacket(t, tc.version, connectPacket("g", true, 0)), tc.packets...)
 			last := len(stream) - 1 // the bad packet's last byte: mochi must never have it
 			// Every split into two reads, and one byte per read.
 			for cut := 0; cut <= len(stream); cut++ {
-				var g subscribeGuard
+				var g packetGuard
 				kept, bad := 0, false
 				for _, chunk := range [][]byte{stream[:cut], stream[cut:]} {
-					k, b := g.feed(chunk)
+					k, f := g.feed(chunk, 0)
 					kept += k
-					if b {
+					if f == guardBadSubscribe {
 						bad = true
 						break
 					}
@@ -53,12 +53,12 @@ func TestSubscribeGuard(t *testing.T) {
 					t.Fatalf("split at %d: mochi may have %d bytes, want %d (all but the last byte)", cut, kept, last)
 				}
 			}
-			var g subscribeGuard
+			var g packetGuard
 			kept, bad := 0, false
 			for i := range stream {
-				k, b := g.feed(stream[i : i+1])
+				k, f := g.feed(stream[i:i+1], 0)
 				kept += k
-				if b {
+				if f == guardBadSubscribe {
 					bad = true
 					break
 				}
@@ -68,6 +68,67 @@ func TestSubscribeGuard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGuardHeaders: the faults found in fixed headers, after a CONNECT of the given version, whatever
+// the reads' sizes.
+func TestGuardHeaders(t *testing.T) {
+	big := append([]byte{0x30, 0x80, 0x80, 0x0a}, make([]byte, 10)...) // remaining length 163,840
+	cases := []struct {
+		name    string
+		version byte
+		packets []byte
+		max     int
+		want    guardFault
+	}{
+		{"pingreq and a small publish", 5, []byte{0xc0, 0, 0x30, 3, 0, 1, 'a'}, 100, guardOK},
+		{"packet just at the limit", 5, append([]byte{0x30, 99}, make([]byte, 99)...), 100, guardOK},
+		{"packet one byte over the limit", 5, append([]byte{0x30, 100}, make([]byte, 100)...), 100, guardTooLarge},
+		{"too large after a first packet", 5, append([]byte{0xc0, 0}, big...), 146 << 10, guardTooLarge},
+		{"too large, MQTT 3.1.1: left to mochi", 4, big, 146 << 10, guardOK},
+		{"no limit", 5, big, 0, guardOK},
+		{"empty AUTH", 5, []byte{0xc0, 0, 0xf0, 0}, 100, guardEmptyAuth},
+		{"AUTH with a reason code: the hook answers it", 5, []byte{0xf0, 2, 0x18, 0}, 100, guardOK},
+		{"body bytes that look like headers are skipped", 5, []byte{0x30, 4, 0xf0, 0, 0xf0, 0, 0xc0, 0}, 100, guardOK},
+		{"five length bytes: malformed, no longer followed", 5, []byte{0x30, 0xff, 0xff, 0xff, 0xff, 0x7f, 0xf0, 0}, 0, guardOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			stream := append(encodePacket(t, tc.version, connectPacket("g", true, 0)), tc.packets...)
+			for _, chunk := range []int{len(stream), 3, 1} {
+				var g packetGuard
+				got := guardOK
+				for b := stream; len(b) > 0 && got == guardOK; {
+					n := min(len(b), chunk)
+					_, got = g.feed(b[:n], tc.max)
+					b = b[n:]
+				}
+				if got != tc.want {
+					t.Fatalf("reads of %d bytes: fault %d, want %d", chunk, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// FuzzGuard: any stream, cut anywhere, is followed the same way as in one piece.
+func FuzzGuard(f *testing.F) {
+	f.Add([]byte{0x10, 0x0d, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 30, 0, 0, 0, 0xc0, 0, 0xf0, 0}, uint8(3))
+	f.Add([]byte{0x10, 0x0d, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 30, 0, 0, 0, 0x82, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00}, uint8(17))
+	f.Fuzz(func(t *testing.T, stream []byte, cut uint8) {
+		var whole, parts packetGuard
+		wk, want := whole.feed(stream, 1000)
+		c := min(int(cut), len(stream))
+		pk, got := parts.feed(stream[:c], 1000)
+		if got == guardOK {
+			var k int
+			k, got = parts.feed(stream[c:], 1000)
+			pk += k
+		}
+		if got != want || (want == guardBadSubscribe && pk != wk) {
+			t.Fatalf("in two pieces %d (keep %d), in one %d (keep %d)", got, pk, want, wk)
+		}
+	})
 }
 
 // TestTruncatedSubscribeDoesNotCrashBroker is the regression test of FuzzPacketPath's first crasher
