@@ -15,6 +15,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/iotlab/iotlab/broker/awslog"
+	"github.com/iotlab/iotlab/broker/internal/packetguard"
 	"github.com/iotlab/iotlab/emulator/policy"
 )
 
@@ -116,7 +117,7 @@ type conn struct {
 	// Read goroutine only: the inbound packet boundaries and the Maximum Packet Size they are checked
 	// against, set in OnConnect.
 	maxPacket int
-	guard     packetGuard // what mochi would answer wrongly or not survive (guard.go)
+	guard     packetguard.Guard // what mochi would answer wrongly or not survive
 
 	logState   atomic.Uint64                  // Server.logGen<<8 | the file log threshold for this connection
 	logSubject atomic.Pointer[awslog.Subject] // set once established
@@ -153,21 +154,21 @@ func connOf(cl *mqtt.Client) *conn {
 // packet. AWS then sends MQTT 5 clients DISCONNECT 0x8D and reports MQTT_KEEP_ALIVE_TIMEOUT.
 // AWS: mqtt.html#mqtt5-reason-codes, life-cycle-events
 func (c *conn) Read(b []byte) (int, error) {
-	if c.guard.tripped {
-		return 0, errMalformedSubscribe
+	if c.guard.Tripped() {
+		return 0, packetguard.ErrMalformedSubscribe
 	}
 	n, err := c.Conn.Read(b)
-	if n > 0 && !c.guard.lost {
-		keep, f := c.guard.feed(b[:n], c.maxPacket)
+	if n > 0 && !c.guard.Lost() {
+		keep, f := c.guard.Feed(b[:n], c.maxPacket)
 		switch f {
-		case guardBadSubscribe:
+		case packetguard.BadSubscribe:
 			// mochi gets the packet without its last byte, then this error: it ends the connection as
 			// on any truncated packet. [MQTT-4.13.1-1]
-			n, err = keep, errMalformedSubscribe
+			n, err = keep, packetguard.ErrMalformedSubscribe
 			c.guardFault(packets.ErrMalformedPacket)
-		case guardTooLarge:
+		case packetguard.TooLarge:
 			c.guardFault(packets.ErrPacketTooLarge)
-		case guardEmptyAuth:
+		case packetguard.EmptyAuth:
 			c.guardFault(packets.ErrProtocolViolation) // AWS: mqtt.html#mqtt-differences — no AUTH
 		}
 	}
@@ -180,7 +181,7 @@ func (c *conn) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// guardFault answers a fault mochi would end the connection on silently (see packetGuard): MQTT 5
+// guardFault answers a fault mochi would end the connection on silently (see packetguard): MQTT 5
 // clients get the DISCONNECT first. A fault in bytes that arrived with the CONNECT, before OnConnect,
 // is left to mochi. AWS: mqtt.html#mqtt5-reason-codes
 func (c *conn) guardFault(code packets.Code) {

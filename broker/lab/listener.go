@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/iotlab/iotlab/broker/internal/packetguard"
 )
 
-// listener is the mochi listener of the lab server. It exists for two reasons mochi v2.7.9 cannot handle:
+// listener is the mochi listener of the lab server. It exists for three reasons mochi v2.7.9 cannot handle:
 //   - mochi sets no read deadline before CONNECT, so a peer that connects and stays silent holds a goroutine
 //     and a file descriptor for ever. Each accepted connection gets a deadline, which mochi replaces with its
 //     keep-alive deadline once CONNECT has been read.
@@ -18,6 +20,7 @@ import (
 //     ClientsWg.Add races Wait, and a connection accepted after Close has listed the clients is never closed).
 //     This listener knows every connection it accepted and every goroutine it started, so Server.Close can stop
 //     accepting, close them all, and wait until they are gone before it calls mochi's Close.
+//   - a truncated MQTT 5 SUBSCRIBE crashes mochi's decoder, and with it the process: see guardedConn.
 type listener struct {
 	id             string
 	ln             net.Listener
@@ -72,6 +75,7 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			continue
 		}
 		backoff = 0
+		conn = &guardedConn{Conn: conn}
 		_ = conn.SetDeadline(time.Now().Add(l.connectTimeout))
 
 		l.mu.Lock()
@@ -148,4 +152,26 @@ func (l *listener) wait(d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
+}
+
+// guardedConn keeps from mochi the truncated MQTT 5 SUBSCRIBE its decoder panics on, which would end
+// the whole process (see broker/internal/packetguard; upstream mochi-mqtt/server#501): the packet's
+// last byte is withheld and the read fails, so mochi ends the connection as on any truncated packet.
+// The lab answers other faults as mochi does.
+type guardedConn struct {
+	net.Conn
+	g packetguard.Guard // read goroutine only
+}
+
+func (c *guardedConn) Read(b []byte) (int, error) {
+	if c.g.Tripped() {
+		return 0, packetguard.ErrMalformedSubscribe
+	}
+	n, err := c.Conn.Read(b)
+	if n > 0 && !c.g.Lost() {
+		if keep, f := c.g.Feed(b[:n], 0); f == packetguard.BadSubscribe {
+			return keep, packetguard.ErrMalformedSubscribe
+		}
+	}
+	return n, err
 }

@@ -1,8 +1,12 @@
-package broker
+// Package packetguard follows the packet boundaries of the bytes an MQTT server receives, so that a
+// server built on mochi-mqtt v2.7.9 sees each packet's fixed header (and an MQTT 5 SUBSCRIBE's body)
+// before mochi parses it. Both of iotlab's mochi servers use it: the AWS broker (broker/conn.go) and
+// the lab listener (broker/lab). Pure: standard library only.
+package packetguard
 
 import "errors"
 
-// packetGuard follows the packet boundaries of the bytes a connection receives, so that the broker
+// Guard follows the packet boundaries of the bytes a connection receives, so that the broker
 // sees each packet's fixed header (and an MQTT 5 SUBSCRIBE's body) before mochi-mqtt parses it. It
 // answers three faults mochi gets wrong, because they fail before any hook runs:
 //   - an MQTT 5 packet over the Maximum Packet Size: mochi's ReadFixedHeader returns ErrPacketTooLarge
@@ -25,7 +29,7 @@ import "errors"
 // read of the body then fails as on any truncated packet, and the connection ends the ordinary way.
 // [MQTT-3.8.3-1] (each filter is followed by its options). Other bodies are skipped by length, so it
 // costs a few instructions per packet. Used by the connection's read goroutine only.
-type packetGuard struct {
+type Guard struct {
 	version byte // the CONNECT's protocol level; 0 until known
 	tripped bool // a malformed SUBSCRIBE was found: nothing more is read
 
@@ -63,38 +67,38 @@ const (
 	sgDone                        // malformed in a way mochi reports itself: stop checking this body
 )
 
-// errMalformedSubscribe ends a connection whose SUBSCRIBE would crash mochi's decoder.
-var errMalformedSubscribe = errors.New("broker: malformed MQTT 5 SUBSCRIBE: a topic filter without its subscription options")
+// ErrMalformedSubscribe ends a connection whose SUBSCRIBE would crash mochi's decoder.
+var ErrMalformedSubscribe = errors.New("broker: malformed MQTT 5 SUBSCRIBE: a topic filter without its subscription options")
 
 const (
 	packetTypeConnect   = 1
 	packetTypeSubscribe = 8
 )
 
-// guardFault is what the guard found in the stream.
-type guardFault byte
+// Fault is what the guard found in the stream.
+type Fault byte
 
 const (
-	guardOK           guardFault = iota
-	guardTooLarge                // an MQTT 5 packet over the Maximum Packet Size
-	guardEmptyAuth               // an MQTT 5 AUTH of remaining length 0
-	guardBadSubscribe            // the SUBSCRIBE mochi's decoder panics on
+	OK           Fault = iota
+	TooLarge           // an MQTT 5 packet over the Maximum Packet Size
+	EmptyAuth          // an MQTT 5 AUTH of remaining length 0
+	BadSubscribe       // the SUBSCRIBE mochi's decoder panics on
 )
 
 const packetTypeAuth = 15 // MQTT 5's AUTH [MQTT-2.1.2]
 
-// feed follows b, the next bytes of the stream; maxPacket is the Maximum Packet Size (0: none), checked
-// as mochi checks it (remaining length + 1). It reports the first fault found: for guardBadSubscribe,
+// Feed follows b, the next bytes of the stream; maxPacket is the Maximum Packet Size (0: none), checked
+// as mochi checks it (remaining length + 1). It reports the first fault found: for BadSubscribe,
 // keep is how many bytes of b mochi may have (the packet's last byte is not among them); after the
 // other faults mochi ends the connection itself, and the guard stops following the stream.
-func (g *packetGuard) feed(b []byte, maxPacket int) (keep int, f guardFault) {
+func (g *Guard) Feed(b []byte, maxPacket int) (keep int, f Fault) {
 	for i := 0; i < len(b) && !g.lost; {
 		if g.left > 0 {
 			n := g.body(b[i:])
 			i += n
 			if g.left == 0 && g.endBody() {
 				g.tripped = true
-				return i - 1, guardBadSubscribe
+				return i - 1, BadSubscribe
 			}
 			continue
 		}
@@ -118,10 +122,10 @@ func (g *packetGuard) feed(b []byte, maxPacket int) (keep int, f guardFault) {
 			switch {
 			case maxPacket > 0 && g.rem+1 > maxPacket:
 				g.lost = true // mochi stops reading here
-				return len(b), guardTooLarge
+				return len(b), TooLarge
 			case g.typ == packetTypeAuth && g.rem == 0:
 				g.lost = true
-				return len(b), guardEmptyAuth
+				return len(b), EmptyAuth
 			}
 		}
 		g.sub = g.typ == packetTypeSubscribe && g.version == 5
@@ -131,14 +135,14 @@ func (g *packetGuard) feed(b []byte, maxPacket int) (keep int, f guardFault) {
 		}
 		if g.left == 0 && g.endBody() {
 			g.tripped = true
-			return i - 1, guardBadSubscribe
+			return i - 1, BadSubscribe
 		}
 	}
-	return len(b), guardOK
+	return len(b), OK
 }
 
 // body consumes bytes of the current body from b and returns how many.
-func (g *packetGuard) body(b []byte) int {
+func (g *Guard) body(b []byte) int {
 	n := min(len(b), g.left)
 	switch {
 	case g.typ == packetTypeConnect && g.version == 0:
@@ -152,7 +156,7 @@ func (g *packetGuard) body(b []byte) int {
 
 // readConnect keeps the CONNECT's first bytes until the protocol level is known: a two-byte name
 // length, the name, then the level. [MQTT-3.1.2]
-func (g *packetGuard) readConnect(b []byte) {
+func (g *Guard) readConnect(b []byte) {
 	for _, x := range b {
 		if len(g.connect) >= 2 {
 			nameLen := int(g.connect[0])<<8 | int(g.connect[1])
@@ -173,7 +177,7 @@ func (g *packetGuard) readConnect(b []byte) {
 }
 
 // readSubscribe parses an MQTT 5 SUBSCRIBE body as mochi's SubscribeDecode does.
-func (g *packetGuard) readSubscribe(b []byte) {
+func (g *Guard) readSubscribe(b []byte) {
 	for i := 0; i < len(b); {
 		switch g.st {
 		case sgPacketID, sgFilterLen:
@@ -231,8 +235,15 @@ func (g *packetGuard) readSubscribe(b []byte) {
 }
 
 // endBody reports whether the body that just ended is a SUBSCRIBE mochi would crash on.
-func (g *packetGuard) endBody() bool {
+func (g *Guard) endBody() bool {
 	bad := g.sub && g.st == sgOptions
 	g.sub = false
 	return bad
 }
+
+// Tripped reports that a BadSubscribe was found: the connection must read nothing more.
+func (g *Guard) Tripped() bool { return g.tripped }
+
+// Lost reports that the guard stopped following the stream (a malformed length, or a fault after which
+// mochi ends the connection): Feed need not be called again.
+func (g *Guard) Lost() bool { return g.lost }
