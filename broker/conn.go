@@ -74,6 +74,10 @@ type conn struct {
 	crossVersion bool // a session of the other MQTT version exists: mochi is told Clean Start
 	seiAdjusted  bool // the MQTT 5 Session Expiry Interval was lowered: CONNACK says so
 
+	// disconnectSEI is the non-zero Session Expiry Interval an MQTT 5 DISCONNECT set, 0 when none; read
+	// goroutine only (OnPacketRead, then OnDisconnect).
+	disconnectSEI uint32
+
 	ready       atomic.Bool // cl and version are set: other goroutines may use them (kill)
 	established atomic.Bool // CONNACK 0 was sent
 

@@ -364,10 +364,6 @@ func (s *Server) onDisconnect(c *conn, err error, expire bool) {
 	// Held until the connection's goroutine has returned: mochi deletes the client from its map after
 	// this hook, unless a new connection has taken the session over (see idLocks).
 	s.locks.lock(c, c.clientID)
-	if c.version == 5 {
-		// A DISCONNECT may have set a new Session Expiry Interval; mochi must still not expire it.
-		s.capSessionExpiry(c)
-	}
 	if ss := c.sess.Load(); ss != nil {
 		s.detach(ss, c)
 		if (expire && !c.cl.IsTakenOver()) || c.cleanOnEnd.Load() {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"strings"
+	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
 
@@ -80,6 +81,15 @@ func (s *Server) onPacketRead(c *conn, pk packets.Packet) (packets.Packet, error
 	case packets.Disconnect:
 		c.clientDisconnect = true
 		c.willOnDisconnect = pk.ReasonCode == packets.CodeDisconnectWillMessage.Code
+		if p := &pk.Properties; c.version == 5 && p.SessionExpiryIntervalFlag && p.SessionExpiryInterval > 0 &&
+			c.cl.Properties.Props.SessionExpiryInterval > 0 {
+			// A new, non-zero Session Expiry Interval is the broker's to keep (capped as at CONNECT):
+			// mochi would write it into the client after the connection has stopped, racing its own
+			// expiry loop, and would then expire the session itself. Zero (the session ends now) and
+			// zero to non-zero (a protocol error [MQTT-3.14.2-2]) stay mochi's to process.
+			c.disconnectSEI = min(p.SessionExpiryInterval, uint32(s.lim.SessionExpiry/time.Second))
+			p.SessionExpiryIntervalFlag = false
+		}
 	}
 	return pk, nil
 }

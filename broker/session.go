@@ -414,7 +414,11 @@ func (s *Server) detach(ss *session, c *conn) {
 	}
 	s.detachLocked(ss, c)
 	if ss.persistent && c.version == 5 {
-		ss.expiry = time.Duration(c.cl.Properties.Props.SessionExpiryInterval) * time.Second
+		sei := c.cl.Properties.Props.SessionExpiryInterval // as CONNECT set it, or 0 from a DISCONNECT
+		if c.disconnectSEI > 0 {
+			sei = c.disconnectSEI
+		}
+		ss.expiry = time.Duration(sei) * time.Second
 	}
 	if ss.persistent && ss.recorded && ss.expiry > 0 {
 		s.cm.add(storeOp{key: sessionKey(ss.id), value: ss.record(ss.ended)})

@@ -310,6 +310,40 @@ func TestSessionExpiryOnDisconnect(t *testing.T) {
 			t.Error("the session survived a DISCONNECT with Session Expiry Interval 0")
 		}
 	})
+	// A new non-zero interval on DISCONNECT replaces CONNECT's, capped at the account's maximum
+	// (1 h), and the broker, not mochi, expires the session by it. [MQTT-3.14.2.2.2]
+	for _, tc := range []struct {
+		name          string
+		connect, disc uint32
+		after         time.Duration
+		present       bool
+	}{
+		{"shortened: expired", 600, 5, 6 * time.Second, false},
+		{"lengthened: still there", 5, 600, 6 * time.Second, true},
+		{"above the maximum: capped to 1 h", 5, 7200, 3601 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, _ := newSessionEnv(t)
+			d := e.device("sd", "all")
+			c, err := e.dial5(d, "sd3", v5Opts{noCleanStart: true, sei: tc.connect})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.subscribe("sd/3")
+			sei := tc.disc
+			e.leaving("sd3", func() {
+				_ = c.c.Disconnect(&paho.Disconnect{Properties: &paho.DisconnectProperties{SessionExpiryInterval: &sei}})
+			})
+			e.Clock.Advance(tc.after)
+			c, err = e.dial5(d, "sd3", v5Opts{noCleanStart: true, sei: 60})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ack.SessionPresent != tc.present {
+				t.Errorf("session present %v after %v, want %v", c.ack.SessionPresent, tc.after, tc.present)
+			}
+		})
+	}
 }
 
 // Regression (mochi v2.7.9): a connection that ends checks IsTakenOver and then deletes its client ID
