@@ -214,23 +214,22 @@ func (g *Guard) readSubscribe(b []byte) {
 		case sgDone:
 			return
 		}
-		// A skip that is complete moves on at once, so that the state at the end of the body is exact.
-		if g.acc == 0 {
-			switch g.st {
-			case sgProps:
-				g.st, g.need = sgFilterLen, 2
-			case sgFilter:
-				g.st = sgOptions
-			}
-		}
+		g.skipDone()
 	}
-	if g.acc == 0 {
-		switch g.st {
-		case sgProps:
-			g.st, g.need = sgFilterLen, 2
-		case sgFilter:
-			g.st = sgOptions
-		}
+	g.skipDone()
+}
+
+// skipDone moves past a skip (properties, filter) that is complete at once, so that the state at the
+// end of the body is exact even when the skip ends with the bytes read.
+func (g *Guard) skipDone() {
+	if g.acc != 0 {
+		return
+	}
+	switch g.st {
+	case sgProps:
+		g.st, g.need = sgFilterLen, 2
+	case sgFilter:
+		g.st = sgOptions
 	}
 }
 
